@@ -1,0 +1,236 @@
+"""PcapImageTransformer: sessions or capture files to rows of image bytes."""
+
+import math
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skfocal.capture import Session, read_sessions
+
+__all__ = ["PcapImageTransformer", "session_bytes"]
+
+
+def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
+                  anonymize_ports=False):
+    """Return the first ``n_bytes`` bytes of a session, zero-padded.
+
+    Parameters
+    ----------
+    session : Session
+        A session from :func:`skfocal.read_sessions`.
+    layers : {'l7', 'ip', 'all'}, default='l7'
+        Where each packet's bytes start: the transport payload, the network
+        header, or the link-layer header.
+    n_bytes : int, default=784
+        Length of the returned row.
+    anonymize : bool, default=True
+        Zero the MAC and IP address fields.
+    anonymize_ports : bool, default=False
+        Zero the transport ports as well.
+
+    Returns
+    -------
+    row : ndarray of shape (n_bytes,), dtype=uint8
+        The packets' bytes concatenated in capture order, cut at
+        ``n_bytes`` and zero-padded.
+
+    Examples
+    --------
+    >>> from skfocal import Packet, Session
+    >>> payload = b"GET / HTTP/1.1"
+    >>> data = bytes(20) + bytes(20) + payload  # IPv4 + TCP headers, payload
+    >>> packet = Packet(0.0, data, 0, 20, 40)
+    >>> s = Session("a.pcap", 6, "10.0.0.1", 1, "10.0.0.2", 80, 0.0, 1, 54,
+    ...             (packet,))
+    >>> bytes(session_bytes(s, n_bytes=16))
+    b'GET / HTTP/1.1\\x00\\x00'
+    """
+    row = np.zeros(n_bytes, dtype=np.uint8)
+    filled = 0
+    for packet in session.packets:
+        if filled >= n_bytes:
+            break
+        if layers == "l7":
+            start = packet.payload_offset
+        elif layers == "ip":
+            start = packet.network_offset
+        else:
+            start = 0
+        chunk = np.frombuffer(packet.data, dtype=np.uint8)[start:]
+        if not len(chunk):
+            continue
+        if anonymize or anonymize_ports:
+            chunk = chunk.copy()
+            spans = packet.address_spans if anonymize else ()
+            if anonymize_ports:
+                spans = tuple(spans) + tuple(packet.port_spans)
+            for span_start, span_stop in spans:
+                # Spans index the packet from the link layer; the chunk starts
+                # at ``start``, and a span before it simply falls away.
+                lo, hi = max(span_start - start, 0), span_stop - start
+                if hi > 0:
+                    chunk[lo:hi] = 0
+        take = min(len(chunk), n_bytes - filled)
+        row[filled:filled + take] = chunk[:take]
+        filled += take
+    return row
+
+
+class PcapImageTransformer(TransformerMixin, BaseEstimator):
+    """Turn sessions or capture files into rows of image bytes.
+
+    A stateless transformer: each input item becomes one row holding the
+    first ``n_bytes`` bytes of its packets, concatenated in capture order and
+    zero-padded. A row of 784 bytes is a 28x28 grayscale image. Pcap file
+    and record headers never enter a row.
+
+    Parameters
+    ----------
+    layers : {'l7', 'ip', 'all'}, default='l7'
+        Where each packet's bytes start. ``'l7'`` keeps the transport
+        payload only, ``'ip'`` starts at the network header and ``'all'`` at
+        the link-layer header.
+    n_bytes : int, default=784
+        Bytes per row; a square number, so that rows can be shown and
+        convolved as square images.
+    anonymize : bool, default=True
+        Zero the MAC and IP address fields, so that a model cannot learn
+        the hosts of one capture instead of the traffic.
+    anonymize_ports : bool, default=False
+        Zero the transport ports too.
+    dtype : {'uint8', 'float32'}, default='uint8'
+        ``'uint8'`` returns raw bytes; ``'float32'`` returns them scaled to
+        [0, 1].
+
+    See Also
+    --------
+    skfocal.read_sessions : Read captures into sessions.
+
+    Examples
+    --------
+    >>> from skfocal import Packet, Session, PcapImageTransformer
+    >>> packet = Packet(0.0, bytes(40) + b"hello", 0, 20, 40)
+    >>> s = Session("a.pcap", 6, "10.0.0.1", 1, "10.0.0.2", 80, 0.0, 1, 45,
+    ...             (packet,))
+    >>> rows = PcapImageTransformer(n_bytes=16).fit_transform([s, s])
+    >>> rows.shape, rows.dtype
+    ((2, 16), dtype('uint8'))
+    >>> bytes(rows[0, :5])
+    b'hello'
+    """
+
+    _parameter_constraints = {
+        "layers": [StrOptions({"l7", "ip", "all"})],
+        "n_bytes": [Interval(Integral, 1, None, closed="left")],
+        "anonymize": ["boolean"],
+        "anonymize_ports": ["boolean"],
+        "dtype": [StrOptions({"uint8", "float32"})],
+    }
+
+    def __init__(self, *, layers="l7", n_bytes=784, anonymize=True,
+                 anonymize_ports=False, dtype="uint8"):
+        self.layers = layers
+        self.n_bytes = n_bytes
+        self.anonymize = anonymize
+        self.anonymize_ports = anonymize_ports
+        self.dtype = dtype
+
+    def _check_params(self):
+        self._validate_params()
+        side = math.isqrt(self.n_bytes)
+        if side * side != self.n_bytes:
+            raise ValueError(
+                "n_bytes must be a square number (784 = 28x28, 1024 = 32x32, "
+                f"...). Received: n_bytes={self.n_bytes!r}"
+            )
+
+    def fit(self, X=None, y=None):
+        """Check the parameters; the transformer learns nothing.
+
+        Parameters
+        ----------
+        X : sequence of Session or path-like, default=None
+            Ignored.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PcapImageTransformer
+            The transformer.
+        """
+        self._check_params()
+        return self
+
+    def transform(self, X):
+        """Turn each session or capture file into one row of bytes.
+
+        Parameters
+        ----------
+        X : sequence of Session or path-like
+            Sessions from :func:`skfocal.read_sessions`, or capture files.
+            A capture file is one sample: its TCP and UDP packets in capture
+            order, the way the per-session files of USTC-TK2016 are used.
+
+        Returns
+        -------
+        rows : ndarray of shape (n_samples, n_bytes)
+            ``uint8`` bytes, or ``float32`` in [0, 1] when
+            ``dtype='float32'``.
+        """
+        self._check_params()
+        if isinstance(X, (str, bytes, os.PathLike, Session)):
+            raise TypeError(
+                "X must be a sequence of sessions or capture paths, not a "
+                f"single item. Received: {type(X).__name__}; wrap it in a list."
+            )
+        sessions = []
+        for item in X:
+            if isinstance(item, Session):
+                sessions.append(item)
+            elif isinstance(item, (str, os.PathLike)):
+                read = read_sessions(item, unit="capture", max_bytes=self.n_bytes,
+                                     on_error="raise")
+                # An empty capture is still one sample: an all-zero row.
+                sessions.append(read[0] if read else Session(
+                    os.fspath(item), None, None, None, None, None, 0.0, 0, 0))
+            else:
+                raise TypeError(
+                    "X must hold Session objects or capture paths. "
+                    f"Received an item of type {type(item).__name__}."
+                )
+
+        rows = np.zeros((len(sessions), self.n_bytes), dtype=np.uint8)
+        for i, session in enumerate(sessions):
+            rows[i] = session_bytes(
+                session, layers=self.layers, n_bytes=self.n_bytes,
+                anonymize=self.anonymize, anonymize_ports=self.anonymize_ports,
+            )
+        if self.dtype == "float32":
+            return rows.astype(np.float32) / np.float32(255)
+        return rows
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``byte0``, ``byte1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored.
+
+        Returns
+        -------
+        names : ndarray of str of shape (n_bytes,)
+            One name per byte of a row.
+        """
+        return np.asarray([f"byte{i}" for i in range(self.n_bytes)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
