@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import logging
 import os
 import sys
 import warnings
@@ -132,6 +133,9 @@ def _extract(args):
         layers=args.layers, n_bytes=args.n_bytes, anonymize=not args.no_anonymize
     )
     transformer.fit()
+    # scapy logs notes of its own while reading some pcapng files (TLS key
+    # logs, ...); they say nothing about what skfocal extracted.
+    logging.getLogger("scapy").setLevel(logging.ERROR)
 
     with warnings.catch_warnings():
         # The summary below lists every failed capture; one warning each on

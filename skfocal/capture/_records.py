@@ -161,6 +161,9 @@ class ExtractionStats:
             lines.append(f"  skipped {count} packets: {reason}")
         for path, reason in sorted(self.captures_failed.items()):
             lines.append(f"  failed capture {path}: {reason}")
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warnings:")
+            lines.extend(f"  {line}" for line in self.warnings)
         lines.append(f"{self.sessions} sessions")
         return "\n".join(lines)
 
