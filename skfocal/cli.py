@@ -1,6 +1,7 @@
 """The ``skfocal`` command: extract sessions, compare losses."""
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +28,35 @@ example:
 
 class CommandError(Exception):
     """A problem with the user's input, reported in one line."""
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what C++ code writes to file descriptor 2 meanwhile.
+
+    TensorFlow's native runtime prints notes (a CUDA probe on CPU machines)
+    while it is imported, before its own log level applies. Python errors
+    are unaffected: they are raised, not written, inside this block.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable descriptor 2 (some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_classifier():
+    with _quiet_native_stderr():
+        from skfocal import FocalCNNClassifier
+    return FocalCNNClassifier
 
 
 def _alpha(text):
@@ -244,8 +274,7 @@ def _compare(args):
           f"({counts.min()}), largest {labels[np.argmax(counts)]} "
           f"({counts.max()}), imbalance {counts.max() / counts.min():.1f}:1")
 
-    from skfocal import FocalCNNClassifier
-
+    FocalCNNClassifier = _import_classifier()
     settings = make_settings(alphas=args.alphas, gamma=args.gamma,
                              baselines=args.baselines,
                              alpha_scale=args.alpha_scale,

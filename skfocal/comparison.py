@@ -140,7 +140,8 @@ def compare(X, y, *, settings=None, estimator=None, cv=3, test_size=0.2,
             pipe, [grid for _, grid in settings], scoring="f1_macro",
             cv=StratifiedKFold(cv, shuffle=True, random_state=random_state),
             refit=False, error_score="raise",
-            verbose=verbose,
+            # 2 prints one line per fit: the only progress a long search shows.
+            verbose=2 if verbose else 0,
         )
         search.fit(X_train, y_train)
         # One grid point per setting, in order: cv_results_ follows the grid.
