@@ -1,6 +1,7 @@
 """FocalCNNClassifier: the paper's CNN trained with focal loss, as an estimator."""
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -216,6 +217,11 @@ class FocalCNNClassifier(KerasClassifier):
         (and its optimizer state) instead of building a new one. The labels
         must then be among ``classes_``; architecture parameters are only read
         when the network is built.
+    pad_to_square : bool, default=False
+        Zero-pad rows whose length is not a square number to the next square
+        (1000 bytes become a 32x32 image), the way short sessions are padded.
+        By default such rows are an error: they usually mean a mistake
+        upstream. ``n_features_in_`` is the length before padding.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the dropout, the validation split and
         the shuffling of batches. With an int, two fits on CPU give identical
@@ -235,7 +241,8 @@ class FocalCNNClassifier(KerasClassifier):
         Class frequencies of the last ``y`` seen by :meth:`fit`, used by
         ``logit_adjustment``.
     n_features_in_ : int
-        Number of bytes per sample (``side ** 2``), whatever the input shape.
+        Number of bytes per sample (``side ** 2`` for image input), before
+        any padding by ``pad_to_square``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when ``X`` was a DataFrame with string column names.
     model_ : keras.Model
@@ -321,6 +328,7 @@ class FocalCNNClassifier(KerasClassifier):
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "warm_start": ["boolean"],
+        "pad_to_square": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -344,6 +352,7 @@ class FocalCNNClassifier(KerasClassifier):
         validation_split=0.0,
         early_stopping=False,
         warm_start=False,
+        pad_to_square=False,
         random_state=None,
         verbose=0,
     ):
@@ -363,6 +372,7 @@ class FocalCNNClassifier(KerasClassifier):
         self.validation_split = validation_split
         self.early_stopping = early_stopping
         self.warm_start = warm_start
+        self.pad_to_square = pad_to_square
         self.random_state = random_state
         self.verbose = verbose
 
@@ -419,10 +429,11 @@ class FocalCNNClassifier(KerasClassifier):
 
     def _validate_X(self, X, y=None, *, reset):
         """Return ``X`` as 2-D rows of bytes (uint8 kept, else float32)."""
-        ndim = getattr(X, "ndim", None)
-        if ndim is None and not hasattr(X, "shape"):
-            ndim = np.ndim(X)
-        if ndim in (3, 4):
+        if not hasattr(X, "shape"):
+            # Lists and other array-likes: their dimension decides the shape
+            # rule below, so convert once here.
+            X = np.asarray(X)
+        if len(X.shape) in (3, 4):
             X = check_array(X, allow_nd=True, dtype="numeric", ensure_all_finite=True)
             if X.ndim == 4 and X.shape[-1] != 1 or X.shape[1] != X.shape[2]:
                 raise ValueError(
@@ -437,10 +448,14 @@ class FocalCNNClassifier(KerasClassifier):
         else:
             X, y = validate_data(self, X, y, **kwargs)
         if square_side(X.shape[1]) is None:
-            raise ValueError(
-                "X must hold square images: n_features must be a square number "
-                f"(784 for 28x28); got n_features={X.shape[1]!r}."
-            )
+            if not self.pad_to_square:
+                raise ValueError(
+                    "X must hold square images: n_features must be a square "
+                    f"number (784 for 28x28); got n_features={X.shape[1]!r}. "
+                    "Set pad_to_square=True to zero-pad rows to the next square."
+                )
+            side = math.isqrt(X.shape[1] - 1) + 1
+            X = np.pad(X, ((0, 0), (0, side * side - X.shape[1])))
         if X.dtype != np.uint8:
             X = X.astype(np.float32)
         return X, y
@@ -511,6 +526,11 @@ class FocalCNNClassifier(KerasClassifier):
         """
         self._validate_params()
         self._check_cross_params()
+        if y is None:
+            raise ValueError(
+                "FocalCNNClassifier requires y to be passed, but the target y "
+                "is None."
+            )
         warm = self.warm_start and hasattr(self, "model_")
 
         X, y = self._validate_X(X, y, reset=not warm)

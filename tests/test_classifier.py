@@ -3,6 +3,7 @@
 import pickle
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -14,8 +15,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skfocal import FocalCNNClassifier
+from skfocal import FocalCNNClassifier, PcapImageTransformer
 
 # A tiny network: the tests check behaviour, not accuracy.
 FAST = dict(
@@ -239,7 +241,7 @@ def test_non_finite_X(data, bad, match):
 
 def test_shape_errors(data, fitted):
     X, y = data
-    with pytest.raises(ValueError, match="n_features must be a square number"):
+    with pytest.raises(ValueError, match="n_features must be a square"):
         FocalCNNClassifier(**FAST).fit(X[:, :100 + 1], y)
     with pytest.raises(ValueError, match="side, side, 1\\); got shape"):
         FocalCNNClassifier(**FAST).fit(X.reshape(-1, 28, 14, 2), y)
@@ -348,27 +350,58 @@ def test_save_and_load(data, fitted, tmp_path):
         FocalCNNClassifier.load(tmp_path / "bare.keras")
 
 
-# Shape-agnostic checks of scikit-learn's suite; the others feed non-square
-# feature counts, which the image network rejects by design.
-@pytest.mark.parametrize(
-    "check_name",
-    [
-        "check_do_not_raise_errors_in_init_or_set_params",
-        "check_estimator_cloneable",
-        "check_estimator_repr",
-        "check_estimators_empty_data_messages",
-        "check_estimators_unfitted",
-        "check_get_params_invariance",
-        "check_no_attributes_set_in_init",
-        "check_parameters_default_constructible",
-        "check_set_params",
-    ],
-)
-def test_scikit_learn_checks(check_name):
-    from sklearn.utils import estimator_checks
+# Every failure expected from scikit-learn's suite, with the reason.
+EXPECTED_FAILED_CHECKS = {
+    "check_mixin_order": "scikeras' KerasClassifier puts BaseEstimator before "
+    "ClassifierMixin; a subclass cannot reorder its bases",
+    "check_estimator_tags_renamed": "scikeras' BaseWrapper defines _more_tags; "
+    "the tags themselves come from __sklearn_tags__",
+    "check_sample_weight_equivalence_on_dense_data": "minibatch training: a "
+    "weight of 2 is not the same gradient path as a repeated row",
+    "check_classifiers_train": "one epoch of a CNN for byte images does not "
+    "reach 83% accuracy on standardised two-feature blobs",
+}
 
-    check = getattr(estimator_checks, check_name)
-    check("FocalCNNClassifier", FocalCNNClassifier(**FAST))
+
+def _expected_failures(estimator):
+    if isinstance(estimator, FocalCNNClassifier):
+        return EXPECTED_FAILED_CHECKS
+    return {}
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        # pad_to_square: the suite feeds 2- to 30-feature rows.
+        FocalCNNClassifier(epochs=1, batch_size=32, pad_to_square=True,
+                           random_state=0),
+        PcapImageTransformer(),
+    ],
+    expected_failed_checks=_expected_failures,
+)
+def test_scikit_learn_checks(estimator, check):
+    with warnings.catch_warnings():
+        # The suite's float features look like scaled bytes to fit().
+        warnings.filterwarnings("ignore", message="X looks scaled")
+        check(estimator)
+
+
+def test_pad_to_square(data):
+    X, y = data
+    clf = FocalCNNClassifier(**FAST, pad_to_square=True).fit(X[:, :700], y)
+    assert clf.n_features_in_ == 700
+    assert clf.model_.input_shape == (None, 729)  # 27 x 27
+    assert clf.predict(X[:3, :700]).shape == (3,)
+    with pytest.raises(ValueError, match="Set pad_to_square=True"):
+        FocalCNNClassifier(**FAST).fit(X[:, :700], y)
+
+
+def test_fit_needs_y_and_a_positive_weight(data):
+    X, y = data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        FocalCNNClassifier(**FAST).fit(X, None)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        FocalCNNClassifier(**FAST).fit(X, y, sample_weight=np.zeros(len(y)))
 
 
 @pytest.mark.slow
