@@ -48,7 +48,9 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
     >>> bytes(session_bytes(s, n_bytes=16))
     b'GET / HTTP/1.1\\x00\\x00'
     """
-    row = np.zeros(n_bytes, dtype=np.uint8)
+    # Bytes objects and one bytearray: numpy per packet would cost more in
+    # call overhead than the copying it does.
+    row = bytearray(n_bytes)
     filled = 0
     for packet in session.packets:
         if filled >= n_bytes:
@@ -59,24 +61,30 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
             start = packet.network_offset
         else:
             start = 0
-        chunk = np.frombuffer(packet.data, dtype=np.uint8)[start:]
-        if not len(chunk):
+        data = packet.data
+        take = len(data) - start
+        if take > n_bytes - filled:
+            take = n_bytes - filled
+        if take <= 0:
             continue
+        row[filled : filled + take] = data[start : start + take]
         if anonymize or anonymize_ports:
-            chunk = chunk.copy()
             spans = packet.address_spans if anonymize else ()
             if anonymize_ports:
                 spans = tuple(spans) + tuple(packet.port_spans)
-            for span_start, span_stop in spans:
-                # Spans index the packet from the link layer; the chunk starts
-                # at ``start``, and a span before it simply falls away.
-                lo, hi = max(span_start - start, 0), span_stop - start
-                if hi > 0:
-                    chunk[lo:hi] = 0
-        take = min(len(chunk), n_bytes - filled)
-        row[filled:filled + take] = chunk[:take]
+            for lo, hi in spans:
+                # Spans index the packet from the link layer; the row takes it
+                # from ``start``, and a span before that simply falls away.
+                hi -= start
+                if hi <= 0:
+                    continue
+                lo = lo - start if lo > start else 0
+                if hi > take:
+                    hi = take
+                if hi > lo:
+                    row[filled + lo : filled + hi] = bytes(hi - lo)
         filled += take
-    return row
+    return np.frombuffer(row, dtype=np.uint8)
 
 
 class PcapImageTransformer(TransformerMixin, BaseEstimator):

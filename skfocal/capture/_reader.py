@@ -1,12 +1,14 @@
 """Packet records from classic pcap and pcapng files, told apart by magic."""
 
 import gzip
+import io
 import os
+import stat
 import struct
 import zlib
 
 from scapy.error import Scapy_Exception
-from scapy.utils import MTU, RawPcapNgReader, RawPcapReader
+from scapy.utils import RawPcapNgReader
 
 from skfocal.capture._errors import (
     CorruptCaptureError,
@@ -23,6 +25,7 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
 }
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_PCAPNG_BYTE_ORDERS = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # Formats a user may well hand over by mistake: name them instead of calling
@@ -40,15 +43,63 @@ _ACCEPTED = (
 
 # The upper bits of a link type field carry FCS information, not the type.
 LINK_TYPE_MASK = 0x03FFFFFF
-# libpcap refuses longer records whatever the snapshot length says; a larger
-# captured length is a corrupt record header, not a packet.
+# libpcap refuses longer records whatever the snapshot length says (for
+# every link type read here); a larger captured length is a corrupt record
+# header, not a packet.
 _MAX_CAPLEN = 262144
-# scapy reads at most this much of one classic record and skips the rest.
-_SCAPY_MAX_READ = MTU * 4
-# scapy cuts each record to ``size`` (MTU by default); ask for all of it.
+# libpcap refuses pcapng blocks longer than 16 MiB.
+_MAX_BLOCK = 16 * 1024 * 1024
+# Reads longer than this are held to what the file holds (a plain file) or
+# go by chunks (a gzip stream): a length field claiming more bytes than the
+# file holds must not allocate them.
+_CHUNK = 1 << 16
+
+# The pcapng blocks that give packets or interfaces, with scapy's parser of
+# each body; others (name resolution, statistics, decryption secrets, custom
+# blocks) are skipped by their length without being parsed.
+_PCAPNG_BLOCKS = {
+    1: ("interface description", RawPcapNgReader._read_block_idb),
+    2: ("packet", RawPcapNgReader._read_block_pkt),
+    3: ("simple packet", RawPcapNgReader._read_block_spb),
+    6: ("enhanced packet", RawPcapNgReader._read_block_epb),
+}
+# Block types whose body has the captured length at byte 12, data at byte 20.
+_CAPLEN_AT_12 = frozenset((2, 6))
+# scapy cuts each packet to ``size`` (MTU by default); ask for all of it.
 _READ_ALL = 1 << 31
 
-_SCAPY_ERRORS = (Scapy_Exception, struct.error, OverflowError, ValueError, IndexError)
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def caplen_error(path, offset, caplen):
+    """The error for a classic record header claiming too many bytes."""
+    return CorruptCaptureError(
+        "a packet record's captured length is too large; at most "
+        f"{_MAX_CAPLEN} bytes are accepted; got {caplen} captured bytes",
+        path,
+        offset,
+    )
+
+
+def header_truncated_error(path, offset, size):
+    """The error for a file ending inside a classic record header."""
+    return TruncatedCaptureError(
+        "the file ends inside a packet record header; a 16-byte header is "
+        f"accepted; got {size} bytes",
+        path,
+        offset,
+    )
+
+
+def record_truncated_error(path, offset, caplen, size):
+    """The error for a file ending inside a classic record's packet bytes."""
+    return TruncatedCaptureError(
+        "the file ends inside a packet record; the "
+        f"{caplen} captured bytes its header claims are accepted; got {size} "
+        "bytes",
+        path,
+        offset,
+    )
 
 
 class _SectionedPcapNgReader(RawPcapNgReader):
@@ -70,6 +121,10 @@ class CaptureReader:
     checks the file header, so a file that is not a readable capture fails
     here; iterating yields the records, and only after every complete record
     raises for a file that is truncated or corrupt further on.
+
+    Every length field is checked against its format's bound before any
+    byte is read by it, and long reads go by chunks, so that a hostile
+    length costs no more memory than the file holds.
 
     Parameters
     ----------
@@ -93,7 +148,8 @@ class CaptureReader:
     UnsupportedFormatError
         A known format in a variant or version that is not read.
     CorruptCaptureError
-        The file header contradicts the format.
+        The file header contradicts the format, or the gzip stream is
+        damaged.
     TruncatedCaptureError
         The file ends inside its file header.
 
@@ -102,11 +158,15 @@ class CaptureReader:
     Iterating yields ``(link_type, time, data, wire_length)`` tuples: the
     LINKTYPE_* value, the timestamp in seconds since the epoch, the captured
     bytes and the length on the wire. It raises
-    :class:`TruncatedCaptureError` when the file ends inside a record and
-    :class:`CorruptCaptureError` for a record or block that contradicts the
-    format (a captured length above 262144 bytes and the snapshot length, a
-    pcapng block whose two length fields differ). pcapng packets whose
-    interface id names no interface are dropped, as scapy does, and the
+    :class:`TruncatedCaptureError` when the file ends inside a record or
+    block, and :class:`CorruptCaptureError` for a record or block that
+    contradicts the format: a captured length above 262144 bytes (libpcap's
+    bound, whatever the snapshot length says), a pcapng block length that is not a
+    multiple of 4 from 12 bytes to 16 MiB, two block length fields that
+    differ, a packet block claiming more captured bytes than it holds.
+    Classic records are read directly; pcapng blocks are framed here and
+    their bodies parsed by scapy's raw reader. pcapng packets whose interface
+    id names no interface are dropped, as scapy does, and the
     ``if_tsoffset`` option is not applied.
     """
 
@@ -121,8 +181,11 @@ class CaptureReader:
 
     def _open(self):
         self._file = self._raw
+        info = os.fstat(self._raw.fileno())
+        self._size = info.st_size if stat.S_ISREG(info.st_mode) else None
         if self._raw.peek(2)[:2] == _GZIP_MAGIC:
             self._file = gzip.GzipFile(fileobj=self._raw)
+            self._size = None
         try:
             magic = self._file.read(4)
             if magic in PCAP_MAGICS:
@@ -131,29 +194,60 @@ class CaptureReader:
                 self._open_pcapng(magic)
             else:
                 self._refuse_magic(magic)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _GZIP_ERRORS as exc:
             if self._file is self._raw:
                 raise
-            raise CorruptCaptureError(
-                f"the gzip stream cannot be decompressed ({exc}); {_ACCEPTED} "
-                "is accepted",
+            raise self._gzip_error(exc, 0) from exc
+
+    def _gzip_error(self, exc, offset):
+        """The CaptureError for an error of the gzip stream at ``offset``."""
+        if isinstance(exc, EOFError):
+            return TruncatedCaptureError(
+                "the gzip stream ends before its end-of-stream marker; a "
+                f"complete gzip stream is accepted; got the error {exc!r}",
                 self.path,
-            ) from exc
+                offset,
+            )
+        return CorruptCaptureError(
+            "the gzip stream cannot be decompressed; an undamaged gzip stream "
+            f"is accepted; got the error {exc!r}",
+            self.path,
+            offset,
+        )
+
+    def _read(self, size):
+        """Read ``size`` bytes, fewer at the end of the file, none ahead of it."""
+        if size <= _CHUNK:
+            return self._file.read(size)
+        if self._size is not None:
+            return self._file.read(min(size, max(self._size - self._file.tell(), 0)))
+        # A single read(size) would allocate all of ``size`` up front.
+        chunks = []
+        while size > 0:
+            chunk = self._file.read(min(size, _CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
 
     def _refuse_magic(self, magic):
         if not magic:
             raise NotACaptureError(
-                f"the file is empty; {_ACCEPTED} is accepted", self.path, 0
+                f"the file is empty; {_ACCEPTED} is accepted; got 0 bytes",
+                self.path,
+                0,
             )
         if magic in _UNSUPPORTED_MAGICS:
             raise UnsupportedFormatError(
-                f"the magic number {magic.hex()} is {_UNSUPPORTED_MAGICS[magic]}, "
-                f"which is not read; {_ACCEPTED} is accepted",
+                f"the magic number is that of {_UNSUPPORTED_MAGICS[magic]}, "
+                f"which is not read; {_ACCEPTED} is accepted; got magic "
+                f"{magic.hex()}",
                 self.path,
                 0,
             )
         raise NotACaptureError(
-            f"unknown magic number {magic.hex()}; {_ACCEPTED} is accepted",
+            f"unknown magic number; {_ACCEPTED} is accepted; got {magic.hex()}",
             self.path,
             0,
         )
@@ -162,91 +256,103 @@ class CaptureReader:
         header = self._file.read(20)
         if len(header) < 20:
             raise TruncatedCaptureError(
-                f"the file ends after {4 + len(header)} bytes, inside the "
-                "24-byte pcap file header",
+                "the file ends inside the 24-byte pcap file header; a whole "
+                f"header is accepted; got {4 + len(header)} bytes",
                 self.path,
                 4 + len(header),
             )
-        endian, self._scale = PCAP_MAGICS[magic]
-        major, minor, _, _, snaplen, link_type = struct.unpack(
-            endian + "HHiIII", header
+        self._endian, self._scale = PCAP_MAGICS[magic]
+        major, minor, _, _, _, link_type = struct.unpack(
+            self._endian + "HHiIII", header
         )
         if major != 2:
             raise UnsupportedFormatError(
-                f"pcap version {major}.{minor} is not read; version 2.x is "
-                "accepted",
+                "the pcap version is not read; version 2.x is accepted; got "
+                f"version {major}.{minor}",
                 self.path,
                 4,
             )
 
-        # scapy reads the header again; hand it the stream just past the magic.
-        self._file.seek(4)
-        self._scapy = RawPcapReader.__new__(RawPcapReader)
-        try:
-            RawPcapReader.__init__(self._scapy, self.path, self._file, magic)
-        except Scapy_Exception as exc:
-            raise CorruptCaptureError(
-                f"scapy refused the pcap file header ({exc})", self.path, 0
-            ) from exc
         self.format = "pcap"
         self.nanosecond = self._scale < 1e-6
         self._link_type = link_type & LINK_TYPE_MASK
-        self._max_caplen = max(snaplen, _MAX_CAPLEN)
 
     def _open_pcapng(self, magic):
-        # Check the fixed part of the first section header here, because
-        # scapy reports every problem in it as one "malformed" message.
-        header = self._file.read(20)
-        if len(header) < 20:
-            raise TruncatedCaptureError(
-                f"the file ends after {4 + len(header)} bytes, inside the "
-                "first pcapng section header block",
-                self.path,
-                4 + len(header),
-            )
-        order = header[4:8]
-        if order not in (b"\x1a\x2b\x3c\x4d", b"\x4d\x3c\x2b\x1a"):
-            raise CorruptCaptureError(
-                f"the section header's byte-order magic is {order.hex()}; "
-                "1a2b3c4d in either byte order is accepted",
-                self.path,
-                8,
-            )
-        endian = ">" if order == b"\x1a\x2b\x3c\x4d" else "<"
-        block_length, major, minor = struct.unpack_from(endian + "I4xHH", header)
-        if major != 1:
-            raise UnsupportedFormatError(
-                f"pcapng version {major}.{minor} is not read; version 1.x is "
-                "accepted",
-                self.path,
-                12,
-            )
-        if block_length < 28 or block_length % 4:
-            raise CorruptCaptureError(
-                f"the section header block length is {block_length}; a multiple "
-                "of 4 of at least 28 is accepted",
-                self.path,
-                4,
-            )
-
-        self._file.seek(4)
+        block = self._read_section_header(magic + self._file.read(4), 0)
         self._scapy = _SectionedPcapNgReader.__new__(_SectionedPcapNgReader)
         try:
-            _SectionedPcapNgReader.__init__(self._scapy, self.path, self._file, magic)
-        except Scapy_Exception as exc:
-            if not self._file.read(1):
-                raise TruncatedCaptureError(
-                    "the file ends inside the first section header block",
-                    self.path,
-                    0,
-                ) from exc
+            # scapy parses the section header again, from the checked copy.
+            _SectionedPcapNgReader.__init__(
+                self._scapy, self.path, io.BytesIO(block[4:]), magic
+            )
+        except (Scapy_Exception, EOFError) as exc:
             raise CorruptCaptureError(
-                f"scapy refused the first section header block ({exc})",
+                "the first section header block cannot be read; a block as "
+                f"pcapng defines it is accepted; got scapy's error {exc!r}",
                 self.path,
                 0,
             ) from exc
+        self._scapy.f = None
+        self._offset = len(block)
         self.format = "pcapng"
         self.nanosecond = False
+
+    def _read_section_header(self, head, offset):
+        """Read and check a section header block whose first bytes are ``head``."""
+        fixed = head + self._file.read(16 - len(head))
+        if len(fixed) < 16:
+            raise TruncatedCaptureError(
+                "the file ends inside a pcapng section header block; a block "
+                f"of at least 28 bytes is accepted; got {len(fixed)} bytes",
+                self.path,
+                offset,
+            )
+        order = fixed[8:12]
+        endian = _PCAPNG_BYTE_ORDERS.get(order)
+        if endian is None:
+            raise CorruptCaptureError(
+                "the section header's byte-order magic is invalid; 1a2b3c4d in "
+                f"either byte order is accepted; got {order.hex()}",
+                self.path,
+                offset + 8,
+            )
+        length, major, minor = struct.unpack_from(endian + "I4xHH", fixed, 4)
+        if major != 1:
+            raise UnsupportedFormatError(
+                "the pcapng version is not read; pcapng version 1.x is "
+                f"accepted; got pcapng version {major}.{minor}",
+                self.path,
+                offset + 12,
+            )
+        if length < 28 or length % 4 or length > _MAX_BLOCK:
+            raise CorruptCaptureError(
+                "the section header block length is invalid; a multiple of 4 "
+                f"from 28 to {_MAX_BLOCK} is accepted; got {length}",
+                self.path,
+                offset + 4,
+            )
+        return fixed + self._read_block_rest(fixed, length, endian, offset)
+
+    def _read_block_rest(self, head, length, endian, offset):
+        """Read a block past its first bytes ``head``; check the trailing length."""
+        rest = self._read(length - len(head))
+        if len(rest) < length - len(head):
+            raise TruncatedCaptureError(
+                "the file ends inside a pcapng block; the whole block of "
+                f"{length} bytes its length field claims is accepted; got "
+                f"{len(head) + len(rest)} bytes",
+                self.path,
+                offset,
+            )
+        (trailer,) = struct.unpack(endian + "I", rest[-4:])
+        if trailer != length:
+            raise CorruptCaptureError(
+                "a pcapng block's two length fields disagree; a trailing length "
+                f"equal to the leading one, {length}, is accepted; got {trailer}",
+                self.path,
+                offset + length - 4,
+            )
+        return rest
 
     def __iter__(self):
         if self.format == "pcap":
@@ -254,86 +360,109 @@ class CaptureReader:
         return self._iter_pcapng()
 
     def _iter_pcap(self):
-        read_packet = self._scapy._read_packet
+        read = self._file.read
+        unpack = struct.Struct(self._endian + "IIII").unpack
         link_type = self._link_type
         scale = self._scale
-        max_caplen = self._max_caplen
 
         # Offsets are counted, not asked of the file: tell() is a system call.
         offset = 24
-        while True:
-            try:
-                data, (sec, frac, wire_length, caplen) = read_packet(_READ_ALL)
-            except EOFError:
-                break
-            if caplen > max_caplen:
-                raise CorruptCaptureError(
-                    f"a packet record claims {caplen} captured bytes; at most "
-                    f"{max_caplen} (the larger of the snapshot length and "
-                    f"{_MAX_CAPLEN}) are accepted",
-                    self.path,
-                    offset,
-                )
-            if len(data) < caplen and len(data) < _SCAPY_MAX_READ:
-                raise TruncatedCaptureError(
-                    f"the file ends {len(data)} bytes into a packet of {caplen} "
-                    "captured bytes",
-                    self.path,
-                    offset,
-                )
-            yield link_type, sec + frac * scale, data, wire_length
-            offset += 16 + caplen
-
-        end = self._file.tell()
-        if end > offset:
-            raise TruncatedCaptureError(
-                f"the file ends {end - offset} bytes into a 16-byte packet record "
-                "header",
-                self.path,
-                offset,
-            )
+        try:
+            while True:
+                header = read(16)
+                if len(header) < 16:
+                    if header:
+                        raise header_truncated_error(self.path, offset, len(header))
+                    return
+                sec, frac, caplen, wire_length = unpack(header)
+                if caplen > _MAX_CAPLEN:
+                    raise caplen_error(self.path, offset, caplen)
+                data = read(caplen) if caplen <= _CHUNK else self._read(caplen)
+                if len(data) < caplen:
+                    raise record_truncated_error(self.path, offset, caplen, len(data))
+                yield link_type, sec + frac * scale, data, wire_length
+                offset += 16 + caplen
+        except _GZIP_ERRORS as exc:
+            if self._file is self._raw:
+                raise
+            raise self._gzip_error(exc, offset) from exc
 
     def _iter_pcapng(self):
-        read_block = self._scapy._read_block
-        tell = self._file.tell
+        read = self._file.read
+        scapy = self._scapy
+        offset = self._offset
         time = 0.0
-        while True:
-            start = tell()
-            try:
-                record = read_block(_READ_ALL)
-            except EOFError:
-                self._check_end(start)
-                return
-            except (*_SCAPY_ERRORS, OSError, zlib.error) as exc:
+        try:
+            while True:
+                head = read(8)
+                if len(head) < 8:
+                    if head:
+                        raise TruncatedCaptureError(
+                            "the file ends inside a pcapng block header; an "
+                            f"8-byte header is accepted; got {len(head)} bytes",
+                            self.path,
+                            offset,
+                        )
+                    return
+                if head[:4] == PCAPNG_MAGIC:
+                    block = self._read_section_header(head, offset)
+                    scapy.f = io.BytesIO(block[4:])
+                    scapy._read_block_shb()
+                    scapy.f = None
+                    offset += len(block)
+                    continue
+
+                block_type, length = struct.unpack(scapy.endian + "II", head)
+                if length < 12 or length % 4 or length > _MAX_BLOCK:
+                    raise CorruptCaptureError(
+                        "a pcapng block length is invalid; a multiple of 4 from "
+                        f"12 to {_MAX_BLOCK} is accepted; got {length}",
+                        self.path,
+                        offset + 4,
+                    )
+                body = self._read_block_rest(head, length, scapy.endian, offset)
+                record = None
+                if block_type in _PCAPNG_BLOCKS:
+                    record = self._parse_block(block_type, body[:-4], offset)
+                offset += length
+                if record is None:
+                    continue
+
+                data, meta = record
+                # Simple packet blocks carry no timestamp: keep the previous one.
+                if meta.tshigh is not None:
+                    time = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
+                yield meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen
+        except _GZIP_ERRORS as exc:
+            if self._file is self._raw:
+                raise
+            raise self._gzip_error(exc, offset) from exc
+
+    def _parse_block(self, block_type, body, offset):
+        """Parse a checked block body with scapy; None for no packet."""
+        name, parse = _PCAPNG_BLOCKS[block_type]
+        if block_type in _CAPLEN_AT_12 and len(body) >= 20:
+            (caplen,) = struct.unpack_from(self._scapy.endian + "I", body, 12)
+            if caplen > len(body) - 20:
                 raise CorruptCaptureError(
-                    f"the block cannot be read ({exc})", self.path, start
-                ) from exc
-            if record is None:
-                continue
-
-            data, meta = record
-            # Simple packet blocks carry no timestamp: keep the previous one.
-            if meta.tshigh is not None:
-                time = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
-            yield meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen
-
-    def _check_end(self, start):
-        """Tell a clean end of file from a truncated or corrupt last block."""
-        if self._file.tell() == start:
-            return
-        if not self._file.read(1):
-            raise TruncatedCaptureError(
-                "the file ends inside a block (a block must end with its length "
-                "repeated)",
+                    f"a pcapng {name} block claims more captured bytes than it "
+                    f"holds; at most its {len(body) - 20} bytes are accepted; "
+                    f"got {caplen} captured bytes",
+                    self.path,
+                    offset,
+                )
+        try:
+            return parse(self._scapy, body, _READ_ALL)
+        except (EOFError, struct.error, Scapy_Exception) as exc:
+            # scapy raises EOFError for a body too short for its fixed fields
+            # or an option of the wrong size.
+            raise CorruptCaptureError(
+                f"a pcapng {name} block cannot be read; a body holding its "
+                f"fixed fields and well-formed options is accepted; got "
+                f"{len(body)} body bytes ({exc!r})",
                 self.path,
-                start,
-            )
-        raise CorruptCaptureError(
-            "the block's length fields are invalid or disagree, or its body "
-            "contradicts its type",
-            self.path,
-            start,
-        )
+                offset,
+            ) from exc
 
     def close(self):
         """Close the file."""

@@ -139,7 +139,7 @@ def test_empty_file_is_not_a_capture(tmp_path):
         (pcap_bytes([])[:10], TruncatedCaptureError, "24-byte pcap file header"),
         (ng_section()[:12], TruncatedCaptureError, "section header"),
         (ng_section()[:8] + b"XXXX" + ng_section()[12:], CorruptCaptureError,
-         "byte-order magic is 58585858"),
+         r"byte-order magic is invalid.*got 58585858"),
         (ng_section()[:12] + b"\x02\x00" + ng_section()[14:], UnsupportedFormatError,
          r"pcapng version 2\.0"),
     ],
@@ -201,7 +201,7 @@ def test_absurd_captured_length_is_corrupt(tmp_path):
     path = tmp_path / "huge.pcap"
     path.write_bytes(bytes(data))
     records = []
-    with pytest.raises(CorruptCaptureError, match="5000000 captured bytes") as info:
+    with pytest.raises(CorruptCaptureError, match="got 5000000 captured bytes") as info:
         for record in iter_records(path):
             records.append(record[2])
     assert records == [FIRST]

@@ -177,7 +177,8 @@ def test_unreadable_capture_warns_or_raises(tmp_path, capture):
     assert caught[0].filename == __file__
     assert len(sessions) == 1
     assert list(sessions.stats.captures_failed) == [str(bad)]
-    assert "unknown magic number 74686973" in sessions.stats.captures_failed[str(bad)]
+    assert "unknown magic number; " in sessions.stats.captures_failed[str(bad)]
+    assert "got 74686973" in sessions.stats.captures_failed[str(bad)]
     assert sessions.stats.captures_read == 1
     with pytest.raises(NotACaptureError, match=r"bad\.pcap at byte 0"):
         read_sessions([good, bad], on_error="raise")
