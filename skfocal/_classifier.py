@@ -701,7 +701,22 @@ class FocalCNNClassifier(KerasClassifier):
         -------
         score : float
             Mean accuracy.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` holds labels that are not among ``classes_``: the model
+            can never predict them, so the score would silently count them
+            as errors.
         """
+        check_is_fitted(self)
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                "y holds labels the classifier never saw in fit, so it cannot "
+                f"predict them; known classes_ are {self.classes_.tolist()!r}; "
+                f"got unseen labels {unseen.tolist()!r}."
+            )
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
     # Persistence -----------------------------------------------------------

@@ -418,3 +418,36 @@ def test_grid_search_on_a_dask_cluster(data):
             search.fit(X, y)
     assert search.best_score_ >= 0.8
     assert search.best_estimator_.predict(X).shape == y.shape
+
+
+def test_empty_input_and_unseen_labels(data, fitted):
+    X, y = data
+    with pytest.raises(ValueError, match="0 sample"):
+        FocalCNNClassifier(**FAST).fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match=r"unseen labels \['smtp'\]"):
+        fitted.score(X[:3], ["chat", "smtp", "voip"])
+    assert 0.0 <= fitted.score(X, y) <= 1.0
+
+
+@pytest.mark.parametrize("alpha", [None, 0.25, "improved", "balanced", "effective"])
+def test_no_nan_loss_with_one_sample_among_ten_thousand(alpha):
+    # The rarest imbalance a fold can hold: 'improved' weighs the lone sample
+    # about 1e5 times, and nothing may overflow into NaN.
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, size=(10_000, 784), dtype=np.uint8)
+    y = np.zeros(10_000, dtype=int)
+    y[123] = 1
+    clf = FocalCNNClassifier(**{**FAST, "epochs": 1, "batch_size": 256},
+                             alpha=alpha).fit(X, y)
+    assert np.all(np.isfinite(clf.history_["loss"]))
+    assert np.all(np.isfinite(clf.predict_proba(X[:10])))
+    assert all(np.isfinite(w) for w in clf.class_weights_.values())
+
+
+def test_grid_search_with_two_jobs(data):
+    X, y = data
+    search = GridSearchCV(FocalCNNClassifier(**FAST), {"gamma": [0.0, 2.0]},
+                          cv=3, n_jobs=2)
+    search.fit(X, y)
+    assert set(search.cv_results_["param_gamma"]) == {0.0, 2.0}
+    assert search.best_estimator_.predict(X).shape == y.shape
