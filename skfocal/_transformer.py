@@ -1,5 +1,7 @@
 """PcapImageTransformer: sessions or capture files to rows of image bytes."""
 
+import hashlib
+import hmac
 import math
 import os
 from numbers import Integral
@@ -13,8 +15,21 @@ from skfocal.capture import Session, read_sessions
 __all__ = ["PcapImageTransformer", "session_bytes"]
 
 
+def _pseudonym(key, field, cache):
+    """A keyed stand-in of ``field``'s length: equal fields, equal stand-ins."""
+    stand_in = cache.get(field)
+    if stand_in is None:
+        digest = b""
+        counter = 0
+        while len(digest) < len(field):  # MAC 6, IPv4 4, IPv6 16 bytes
+            digest += hmac.new(key, bytes([counter]) + field, hashlib.sha256).digest()
+            counter += 1
+        stand_in = cache[field] = digest[: len(field)]
+    return stand_in
+
+
 def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
-                  anonymize_ports=False):
+                  anonymize_ports=False, key=None, _cache=None):
     """Return the first ``n_bytes`` bytes of a session, zero-padded.
 
     Parameters
@@ -26,10 +41,15 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
         header, or the link-layer header.
     n_bytes : int, default=784
         Length of the returned row.
-    anonymize : bool, default=True
-        Zero the MAC and IP address fields.
+    anonymize : bool or 'pseudonym', default=True
+        True zeroes the MAC and IP address fields; ``'pseudonym'`` replaces
+        each by a keyed pseudonym (HMAC-SHA256 of the field under ``key``,
+        cut to the field's length), equal for equal addresses whatever the
+        capture.
     anonymize_ports : bool, default=False
-        Zero the transport ports as well.
+        Treat the transport ports the same way.
+    key : bytes or str, default=None
+        The secret of ``anonymize='pseudonym'``.
 
     Returns
     -------
@@ -48,6 +68,15 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
     >>> bytes(session_bytes(s, n_bytes=16))
     b'GET / HTTP/1.1\\x00\\x00'
     """
+    pseudonyms = anonymize == "pseudonym"
+    if pseudonyms:
+        if not key:
+            raise ValueError(
+                "anonymize='pseudonym' needs a secret key (bytes or str); "
+                f"received key={key!r}."
+            )
+        key = key.encode() if isinstance(key, str) else bytes(key)
+        cache = {} if _cache is None else _cache
     # Bytes objects and one bytearray: numpy per packet would cost more in
     # call overhead than the copying it does.
     row = bytearray(n_bytes)
@@ -73,15 +102,22 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
             if anonymize_ports:
                 spans = tuple(spans) + tuple(packet.port_spans)
             for lo, hi in spans:
+                field = data[lo:hi] if pseudonyms else None
                 # Spans index the packet from the link layer; the row takes it
                 # from ``start``, and a span before that simply falls away.
+                cut = start - lo if lo < start else 0
                 hi -= start
                 if hi <= 0:
                     continue
                 lo = lo - start if lo > start else 0
                 if hi > take:
                     hi = take
-                if hi > lo:
+                if hi <= lo:
+                    continue
+                if pseudonyms:
+                    stand_in = _pseudonym(key, field, cache)
+                    row[filled + lo : filled + hi] = stand_in[cut : cut + hi - lo]
+                else:
                     row[filled + lo : filled + hi] = bytes(hi - lo)
         filled += take
     return np.frombuffer(row, dtype=np.uint8)
@@ -104,14 +140,22 @@ class PcapImageTransformer(TransformerMixin, BaseEstimator):
     n_bytes : int, default=784
         Bytes per row; a square number, so that rows can be shown and
         convolved as square images.
-    anonymize : bool, default=True
-        Zero the MAC and IP address fields, so that a model cannot learn
-        the hosts of one capture instead of the traffic.
+    anonymize : bool or 'pseudonym', default=True
+        True zeroes the MAC and IP address fields, so that a model cannot
+        learn the hosts of one capture instead of the traffic.
+        ``'pseudonym'`` replaces each address by a keyed pseudonym (see
+        ``key``): hosts stay distinguishable and consistent across captures,
+        but their real addresses are gone.
     anonymize_ports : bool, default=False
-        Zero the transport ports too.
+        Anonymise the transport ports too (zeroed, or pseudonyms with
+        ``anonymize='pseudonym'``).
     dtype : {'uint8', 'float32'}, default='uint8'
         ``'uint8'`` returns raw bytes; ``'float32'`` returns them scaled to
         [0, 1].
+    key : str or bytes, default=None
+        Secret of ``anonymize='pseudonym'``: one key gives the same
+        pseudonym to one address in every capture and every run. Keep it
+        secret; whoever has it can test guesses of the real addresses.
 
     See Also
     --------
@@ -133,21 +177,28 @@ class PcapImageTransformer(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "layers": [StrOptions({"l7", "ip", "all"})],
         "n_bytes": [Interval(Integral, 1, None, closed="left")],
-        "anonymize": ["boolean"],
+        "anonymize": ["boolean", StrOptions({"pseudonym"})],
         "anonymize_ports": ["boolean"],
+        "key": [None, str, bytes],
         "dtype": [StrOptions({"uint8", "float32"})],
     }
 
     def __init__(self, *, layers="l7", n_bytes=784, anonymize=True,
-                 anonymize_ports=False, dtype="uint8"):
+                 anonymize_ports=False, dtype="uint8", key=None):
         self.layers = layers
         self.n_bytes = n_bytes
         self.anonymize = anonymize
         self.anonymize_ports = anonymize_ports
+        self.key = key
         self.dtype = dtype
 
     def _check_params(self):
         self._validate_params()
+        if self.anonymize == "pseudonym" and not self.key:
+            raise ValueError(
+                "anonymize='pseudonym' needs a secret key: set key to a "
+                f"non-empty str or bytes. Received: key={self.key!r}"
+            )
         side = math.isqrt(self.n_bytes)
         if side * side != self.n_bytes:
             raise ValueError(
@@ -212,10 +263,12 @@ class PcapImageTransformer(TransformerMixin, BaseEstimator):
                 )
 
         rows = np.zeros((len(sessions), self.n_bytes), dtype=np.uint8)
+        cache = {}  # address -> pseudonym, for this call
         for i, session in enumerate(sessions):
             rows[i] = session_bytes(
                 session, layers=self.layers, n_bytes=self.n_bytes,
                 anonymize=self.anonymize, anonymize_ports=self.anonymize_ports,
+                key=self.key, _cache=cache,
             )
         if self.dtype == "float32":
             return rows.astype(np.float32) / np.float32(255)

@@ -137,3 +137,30 @@ def test_clone_keeps_params():
     assert PcapImageTransformer().__sklearn_tags__().requires_fit is False
     names = PcapImageTransformer(n_bytes=4).get_feature_names_out()
     assert list(names) == ["byte0", "byte1", "byte2", "byte3"]
+
+
+def test_pseudonyms_are_keyed_and_consistent(http_capture, tmp_path):
+    path, request, _ = http_capture
+    other = tmp_path / "other.pcap"
+    # The same client in another capture, talking to another server.
+    wrpcap(str(other), [_ether_tcp(b"x", dst="10.0.0.3")])
+    sessions = list(read_sessions(path)) + list(read_sessions(other))
+    transformer = PcapImageTransformer(layers="all", anonymize="pseudonym",
+                                       key="secret")
+    rows = transformer.fit_transform(sessions)
+    client_first, client_second = rows[0, 26:30], rows[1, 26:30]
+    assert bytes(client_first) == bytes(client_second)
+    assert bytes(client_first) not in (b"\x0a\x00\x00\x01", bytes(4))
+    assert bytes(rows[0, 30:34]) != bytes(rows[1, 30:34])  # two servers
+    assert bytes(rows[0, 0:6]) != bytes.fromhex("02000000000b")  # MAC replaced
+    # Only address fields change: the rest of the frame is the original.
+    assert bytes(rows[0, 12:26]) == request[12:26]
+
+    other_key = PcapImageTransformer(layers="all", anonymize="pseudonym",
+                                     key=b"another").fit_transform(sessions)
+    assert bytes(other_key[0, 26:30]) != bytes(client_first)
+    again = transformer.transform(sessions[1:])
+    np.testing.assert_array_equal(again[0], rows[1])
+
+    with pytest.raises(ValueError, match="needs a secret key"):
+        PcapImageTransformer(anonymize="pseudonym").fit()
