@@ -1,5 +1,6 @@
 """The skfocal command on small captures and on the shared real data."""
 
+import csv
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from skfocal.cli import main
+from skfocal.datasets import make_capture
 
 HEADER = "pcap,transport,src,sport,dst,dport,bidirectional,master,app,category\n"
 
@@ -103,3 +105,141 @@ def test_compare_reports_each_setting(tmp_path, capsys):
         assert result["report"]["classes"]["rare"]["support"] in (2, 3)
         assert len(result["cv_macro_f1"]) == 2
     assert (out / "report.md").read_text().count("| rare |") == 4
+    for figure in ["class_f1.png", "confusion_matrix.png"]:
+        assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+    assert "refitting the best setting" in printed
+
+
+COMMANDS = ["extract", "compare", "train", "evaluate", "predict", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_carries_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"example:\n  skfocal {command}" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """A synthetic capture, extracted, and a model trained on it (1 epoch)."""
+    folder = tmp_path_factory.mktemp("cli")
+    capture, flows = folder / "synthetic.pcap", folder / "flows.csv"
+    make_capture(capture, n_sessions=80, weights=[0.4, 0.3, 0.1, 0.1, 0.1],
+                 flows=flows, random_state=0)
+    data, model = folder / "data.npz", folder / "model.keras"
+    assert main(["extract", str(capture), "--labels", str(flows),
+                 "--label-column", "app", "-o", str(data)]) == 0
+    assert main(["train", str(data), "-o", str(model), "--epochs", "1",
+                 "--batch-size", "256", "-q"]) == 0
+    return {"folder": folder, "capture": capture, "data": data, "model": model}
+
+
+def test_train_writes_a_loadable_model_and_a_summary(synthetic):
+    from skfocal import FocalCNNClassifier
+
+    clf = FocalCNNClassifier.load(synthetic["model"])
+    assert list(clf.classes_) == ["DNS", "HTTP", "NTP", "SSH", "TLS"]
+    assert clf.alpha == "improved" and clf.epochs == 1
+    summary = json.loads((synthetic["folder"] / "model.json").read_text())
+    assert summary["n_samples"] == 80 and summary["n_bytes"] == 784
+    assert summary["classes"] == {"DNS": 32, "HTTP": 24, "NTP": 8, "SSH": 8,
+                                  "TLS": 8}
+    assert summary["extraction"]["layers"] == "l7"
+
+
+def test_evaluate_writes_report_and_figures(synthetic, capsys):
+    out = synthetic["folder"] / "evaluation"
+    assert main(["evaluate", str(synthetic["model"]), str(synthetic["data"]),
+                 "-o", str(out)]) == 0
+    assert "| NTP |" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())["report"]
+    assert report["classes"]["DNS"]["support"] == 32
+    assert "| SSH |" in (out / "report.md").read_text()
+    for figure in ["confusion_matrix.png", "class_scores.png"]:
+        assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_writes_one_row_per_session(synthetic, capsys):
+    out = synthetic["folder"] / "predictions.csv"
+    assert main(["predict", str(synthetic["model"]), str(synthetic["capture"]),
+                 "-o", str(out)]) == 0
+    assert "layers='l7'" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 80
+    assert list(rows[0]) == ["capture", "protocol", "src", "sport", "dst",
+                             "dport", "predicted", "probability"]
+    assert {row["predicted"] for row in rows} <= {"DNS", "HTTP", "NTP", "SSH",
+                                                 "TLS"}
+    assert all(0 < float(row["probability"]) <= 1 for row in rows)
+    assert {row["protocol"] for row in rows} == {"TCP", "UDP"}
+
+
+@pytest.mark.shared_data
+def test_predict_real_captures(synthetic, ndpi_dir, ustc_dir, tmp_path):
+    out = tmp_path / "real.csv"
+    captures = [ndpi_dir / "pcap" / "1kxun.pcap", ustc_dir / "Facetime.pcap"]
+    assert main(["predict", str(synthetic["model"]), *map(str, captures),
+                 "--layers", "all", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {row["capture"].rsplit("/", 1)[-1] for row in rows} == {
+        "1kxun.pcap", "Facetime.pcap"}
+
+
+@pytest.mark.shared_data
+def test_evaluate_and_train_on_real_extracted_sessions(ndpi_dir, tmp_path,
+                                                       synthetic):
+    data = tmp_path / "ndpi.npz"
+    pcaps = ndpi_dir / "pcap"
+    assert main(["extract", str(pcaps / "1kxun.pcap"), str(pcaps / "dns.pcap"),
+                 "--labels", str(ndpi_dir / "flows.csv"), "-o", str(data)]) == 0
+    y = np.load(data)["y"]
+    assert len(set(y)) >= 2
+    model = tmp_path / "ndpi.keras"
+    assert main(["train", str(data), "-o", str(model), "--epochs", "1",
+                 "--alpha", "none", "--gamma", "0", "-q"]) == 0
+    assert main(["evaluate", str(model), str(data), "-o",
+                 str(tmp_path / "eval")]) == 0
+    assert (tmp_path / "eval" / "confusion_matrix.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "DATA", "-o", "model.h5"], "must end in .keras"),
+    (["train", "nope.npz", "-o", "m.keras"], "no such data file"),
+    (["evaluate", "nope.keras", "DATA", "-o", "out"], "no such"),
+    (["predict", "MODEL", "nope.pcap", "-o", "p.csv"], "no such capture"),
+    (["demo", "--n-sessions", "3", "-o", "OUT"], "--n-sessions must be from 50"),
+])
+def test_bad_input_of_new_commands(argv, message, synthetic, tmp_path, capsys,
+                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [{"DATA": str(synthetic["data"]), "MODEL": str(synthetic["model"]),
+             "OUT": str(tmp_path / "demo")}.get(a, a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"skfocal {argv[0]}: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_a_junk_model_is_one_line(synthetic, tmp_path, capsys):
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    assert main(["evaluate", str(junk), str(synthetic["data"]), "-o",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a model from 'skfocal train'" in err and err.count("\n") == 1
+
+
+def test_demo_needs_no_shared_data(tmp_path, monkeypatch, capsys):
+    # Run from an empty folder: nothing beside it, no ../shared.
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "-o", "demo", "--n-sessions", "100", "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out
+    for step in range(1, 6):
+        assert f"== step {step}/5" in printed
+    out = tmp_path / "demo"
+    for name in ["synthetic.pcap", "flows.csv", "model.keras", "model.json",
+                 "sessions.png", "evaluation/confusion_matrix.png",
+                 "evaluation/report.md"]:
+        assert (out / name).exists(), name

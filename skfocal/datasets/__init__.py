@@ -6,6 +6,7 @@ from skfocal.datasets._flows import (
     load_labelled_captures,
 )
 from skfocal.datasets._idx import ISCX_VPN2016_CLASSES, load_idx, load_iscx_vpn2016
+from skfocal.datasets._synthetic import make_capture
 
 __all__ = sorted(
     [
@@ -15,5 +16,6 @@ __all__ = sorted(
         "load_idx",
         "load_iscx_vpn2016",
         "load_labelled_captures",
+        "make_capture",
     ]
 )
