@@ -31,7 +31,23 @@ _WEIGHT_MODES = ("balanced", "effective", "improved")
 
 
 class EmptyClassWarning(UserWarning):
-    """A class in ``classes`` has no sample in ``y``; its weight was imputed."""
+    """A class in ``classes`` has no sample in ``y``; its weight was imputed.
+
+    It happens in cross-validation folds that miss a rare class. The class
+    gets the weight a class of one sample would get, never an infinite one.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skfocal.losses import EmptyClassWarning, compute_class_weights
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     weights = compute_class_weights([0, 0, 1], "balanced", classes=[0, 1, 2])
+    >>> caught[0].category is EmptyClassWarning
+    True
+    >>> weights.round(3).tolist()
+    [0.5, 1.0, 1.0]
+    """
 
 
 def _check_gamma(gamma):

@@ -27,10 +27,6 @@ KNOWN_GAPS = {
     "skfocal.capture.TruncatedCaptureError": "skfocal/capture (capture internals)",
     "skfocal.capture.UnsupportedFormatError": "skfocal/capture (capture internals)",
     "skfocal.capture.iter_records": "skfocal/capture (capture internals)",
-    "skfocal.datasets.LabellingReport": "skfocal/datasets loaders",
-    "skfocal.datasets.label_sessions": "skfocal/datasets loaders",
-    "skfocal.datasets.load_iscx_vpn2016": "skfocal/datasets loaders",
-    "skfocal.losses.EmptyClassWarning": "skfocal/losses.py",
 }
 
 

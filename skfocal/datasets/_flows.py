@@ -35,6 +35,12 @@ class LabellingReport:
         port): their sessions were paired with the rows in time order.
     unmatched_rows : list of dict
         The rows no session matched, for inspection.
+
+    Examples
+    --------
+    >>> report = LabellingReport(rows=4, rows_matched=3, sessions_labelled=3)
+    >>> report.match_rate
+    0.75
     """
 
     rows: int = 0
@@ -115,6 +121,20 @@ def label_sessions(sessions, flows, *, label_column="category"):
         The labels.
     groups : ndarray of shape (n_sessions,), dtype=object
         The capture file of each session, for grouped splits.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skfocal import Session
+    >>> table = os.path.join(tempfile.mkdtemp(), "flows.csv")
+    >>> with open(table, "w") as f:
+    ...     _ = f.write("pcap,transport,src,sport,dst,dport,category\\n"
+    ...                 "a.pcap,TCP,10.0.0.1,1000,10.0.0.2,80,Web\\n")
+    >>> session = Session("a.pcap", 6, "10.0.0.2", 80, "10.0.0.1", 1000,
+    ...                   0.0, 3, 180)
+    >>> X, y, groups = label_sessions([session], table)
+    >>> list(y), list(groups), X.labelling.rows_matched
+    (['Web'], ['a.pcap'], 1)
     """
     rows = _read_table(flows, label_column)
     captures = {os.path.basename(s.capture) for s in sessions}

@@ -134,6 +134,14 @@ def load_iscx_vpn2016(folder, *, return_names=True):
     .. [2] W. Wang, M. Zhu, J. Wang, X. Zeng and Z. Yang, "End-to-end
        encrypted traffic classification with one-dimensional convolution
        neural networks", ISI 2017.
+
+    Examples
+    --------
+    >>> from skfocal.datasets import load_iscx_vpn2016
+    >>> X, y = load_iscx_vpn2016(
+    ...     "../shared/data/iscx-vpn2016-12class-session-l7")  # doctest: +SKIP
+    >>> X.shape, y[0]  # doctest: +SKIP
+    ((29193, 784), 'Chat')
     """
     folder = os.fspath(folder)
     X, y = load_idx(
