@@ -102,3 +102,24 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
                  "api/generated/skfocal.datasets.make_capture.html",
                  "api/generated/skfocal.plotting.plot_session_image.html"]:
         assert (html / page).is_file(), page
+
+
+def _package_modules():
+    import pkgutil
+
+    import skfocal
+
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(skfocal.__path__, "skfocal.")
+    )
+
+
+@pytest.mark.parametrize("module_name", _package_modules())
+def test_docstring_examples_run(module_name, tmp_path, monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(tmp_path)  # examples may write files
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0, f"{result.failed} failing examples in {module_name}"

@@ -11,6 +11,7 @@ from skfocal.capture._errors import (
 from skfocal.capture._reader import iter_records
 from skfocal.capture._records import ExtractionStats, Packet, Session, SessionList
 from skfocal.capture._sessions import read_sessions
+from skfocal.capture._split import split_capture
 
 __all__ = sorted(
     [
@@ -26,5 +27,6 @@ __all__ = sorted(
         "UnsupportedFormatError",
         "iter_records",
         "read_sessions",
+        "split_capture",
     ]
 )

@@ -6,7 +6,12 @@ import numpy as np
 
 from skfocal.capture._records import Packet
 from skfocal.capture._state import (
-    TCP_FIN_RST,
+    FIN_BOTH_WAYS,
+    FIN_ONE_WAY,
+    FIN_OTHER_WAY,
+    RST_SEEN,
+    TCP_FIN,
+    TCP_RST,
     TCP_SYN,
     TCP_SYN_ACK,
     OpenSession,
@@ -32,6 +37,11 @@ def batch_keys(batch, bidirectional, include_vlan):
         The distinct keys, as bytes for the table of open sessions.
     key_ids : ndarray of shape (n_packets,)
         Each packet's index into ``keys``.
+    ways : ndarray of shape (n_packets,)
+        The ``OpenSession.closing`` bit a FIN of each packet sets:
+        ``FIN_ONE_WAY`` from the key's first endpoint, ``FIN_OTHER_WAY``
+        from its second, ``FIN_BOTH_WAYS`` for a flow or a session between
+        an endpoint and itself.
     """
     src = batch.src.view(">u8").astype(np.uint64)
     dst = batch.dst.view(">u8").astype(np.uint64)
@@ -44,8 +54,13 @@ def batch_keys(batch, bidirectional, include_vlan):
             (src[:, 0] == dst[:, 0]) & (src[:, 1] > dst[:, 1])
         )
         swap |= same & (sport > dport)
+        ways = np.where(swap, FIN_OTHER_WAY, FIN_ONE_WAY)
+        ways[same & (sport == dport)] = FIN_BOTH_WAYS
         src, dst = np.where(swap[:, None], dst, src), np.where(swap[:, None], src, dst)
         sport, dport = np.where(swap, dport, sport), np.where(swap, sport, dport)
+
+    else:
+        ways = np.full(len(src), FIN_BOTH_WAYS)
 
     head = batch.protocol | batch.width << 8
     if include_vlan:
@@ -70,18 +85,21 @@ def batch_keys(batch, bidirectional, include_vlan):
     key_ids = key_ids.ravel()
     data = rows[first].tobytes()
     keys = [data[start : start + 48] for start in range(0, len(data), 48)]
-    return keys, key_ids
+    return keys, key_ids, ways
 
 
-def _exclusive_max(values, fill):
-    """For each position, the maximum of ``values`` before it."""
-    out = np.empty_like(values)
-    out[0] = fill
-    np.maximum.accumulate(values[:-1], out=out[1:])
-    return out
+def _closing_bits(flags, ways):
+    """The ``OpenSession.closing`` bits each packet sets."""
+    bits = np.where(flags & TCP_RST != 0, RST_SEEN, 0)
+    return bits | np.where(flags & TCP_FIN != 0, ways, 0)
 
 
-def _splits(time, flags, group_first, carried, options):
+# The eight values of OpenSession.closing, and whether a SYN restarts each.
+_STATES = np.arange(8, dtype=np.int8)
+_RESTARTS = (_STATES & RST_SEEN != 0) | (_STATES & FIN_BOTH_WAYS == FIN_BOTH_WAYS)
+
+
+def _splits(time, flags, bits, group_first, carried, options):
     """Where a packet starts a new session of a key that already had one.
 
     Packets come sorted by key, then capture order. ``carried`` holds, per
@@ -89,14 +107,10 @@ def _splits(time, flags, group_first, carried, options):
     -- only read at the first packet of each key.
 
     A gap above ``idle_timeout`` since the key's previous packet splits;
-    so does a SYN without ACK when the session saw a FIN or RST. The latter
-    depends on where the session started, which is solved without a loop:
-    the SYN splits if it is the first one after the key's last FIN/RST and
-    no idle split came in between; a later SYN finds the session fresh.
+    so does a SYN without ACK when the session saw a RST, or a FIN both
+    ways (see :func:`_restarts`).
     """
     n = len(time)
-    position = np.arange(n)
-    never = -3 * n - 3
     has_state = np.array([state is not None for state in carried], dtype=bool)
 
     previous = np.empty(n)
@@ -112,24 +126,57 @@ def _splits(time, flags, group_first, carried, options):
         with np.errstate(invalid="ignore"):
             idle = time - previous > idle_timeout
 
-    # Each packet has three marks: 3p for its SYN and idle checks, 3p + 1
-    # for its FIN/RST, which counts only for the packets after it; a
-    # FIN/RST carried from an earlier batch sits at 3 * first - 1.
-    closing = np.array([s is not None and s.closing for s in carried], dtype=bool)
-    fin = np.where(flags & TCP_FIN_RST != 0, 3 * position + 1, never)
-    fin = _exclusive_max(fin, never)
-    fin[group_first] = np.where(closing, 3 * position[group_first] - 1, never)
-    last_fin = np.maximum.accumulate(fin)
-    start = np.maximum.accumulate(np.where(group_first, position, 0))
-    candidate = (flags & TCP_SYN_ACK == TCP_SYN) & (last_fin >= 3 * start - 1)
-    last_idle = _exclusive_max(np.where(idle, 3 * position, never), never)
-    last_candidate = _exclusive_max(np.where(candidate, 3 * position, never), never)
-    restart = candidate & (last_candidate < last_fin) & (last_idle < last_fin)
-    return idle | restart, has_state
+    syn = flags & TCP_SYN_ACK == TCP_SYN
+    closing = [0 if state is None else state.closing for state in carried]
+    return idle | _restarts(syn, bits, idle, group_first, closing), has_state
 
 
-def group_batch(batch, keys, key_ids, table, closed, n_used, options, link_type,
-                kinds):  # fmt: skip
+def _restarts(syn, bits, idle, group_first, closing):
+    """Which SYNs find their session closed and start a new one.
+
+    Whether a session is closed depends on where it started, which depends
+    on the SYNs before: a state machine over ``OpenSession.closing``. Each
+    packet maps the state before it to the state after it; these maps, as
+    tables of eight entries, are composed by a parallel prefix scan (log2 n
+    numpy steps) instead of a loop. Only packets that can change the state
+    -- a key's first, idle splits, SYNs, FIN/RST -- take part; the others
+    leave it as it is.
+    """
+    restart = np.zeros(len(syn), dtype=bool)
+    events = np.flatnonzero(group_first | idle | syn | (bits != 0))
+    if not syn.any():
+        return restart
+    event_syn = syn[events]
+    event_bits = bits[events].astype(np.int8)[:, None]
+    first = group_first[events]
+
+    # The state after each event, from the state before it.
+    kept = np.where(event_syn[:, None] & _RESTARTS, 0, _STATES).astype(np.int8)
+    tables = kept | event_bits
+    tables[idle[events]] = event_bits[idle[events]]
+    # A key's first packet starts from its carried state, whatever came before.
+    before_first = np.asarray(closing, dtype=np.int8)
+    after_first = tables[np.flatnonzero(first), before_first]
+    tables[first] = after_first[:, None]
+
+    scan = tables
+    step = 1
+    while step < len(scan):
+        # scan[k] becomes scan[k] after scan[k - step]: composed maps.
+        head = scan[:step]
+        tail = np.take_along_axis(scan[step:], scan[:-step], axis=1)
+        scan = np.concatenate([head, tail])
+        step *= 2
+    # The first event is a key's first packet: every composed map is constant.
+    before = np.empty(len(events), dtype=np.int8)
+    before[1:] = scan[:-1, 0]
+    before[first] = before_first
+    restart[events] = event_syn & _RESTARTS[before] & ~idle[events]
+    return restart
+
+
+def group_batch(batch, keys, key_ids, ways, table, closed, n_used, options,
+                link_type, kinds):  # fmt: skip
     """Add one batch's packets to the open sessions in ``table``.
 
     Sessions that end inside the batch go to ``closed``. The byte budget
@@ -150,11 +197,13 @@ def group_batch(batch, keys, key_ids, table, closed, n_used, options, link_type,
     states = [table.get(key) for key in keys]
     carried = [states[key] for key in sorted_ids[group_first].tolist()]
     time = batch.time[order]
+    flags = batch.flags[order]
+    bits = _closing_bits(flags, ways[order])
     if unit == "capture":
         split = np.zeros(n, dtype=bool)
         has_state = np.array([carried[0] is not None])
     else:
-        split, has_state = _splits(time, batch.flags[order], group_first, carried,
+        split, has_state = _splits(time, flags, bits, group_first, carried,
                                    options)  # fmt: skip
 
     # Segments: runs of one session within the sorted packets.
@@ -179,12 +228,11 @@ def group_batch(batch, keys, key_ids, table, closed, n_used, options, link_type,
     keep = (total_network < max_bytes) | ((payload > 0) & (total_payload < max_bytes))
 
     # Per segment: counts and sums for the session, then its state.
-    fin = (batch.flags[order] & TCP_FIN_RST) != 0
     counts = np.diff(firsts, append=n).tolist()
     sizes = np.add.reduceat(batch.size[order], firsts).tolist()
     networks = np.add.reduceat(network, firsts).tolist()
     payloads = np.add.reduceat(payload, firsts).tolist()
-    finished = np.logical_or.reduceat(fin, firsts).tolist()
+    finished = np.bitwise_or.reduceat(bits, firsts).tolist()
     lasts = time[np.append(firsts[1:], n) - 1].tolist()
     rows = order[firsts]
     segment_states = []
@@ -201,7 +249,7 @@ def group_batch(batch, keys, key_ids, table, closed, n_used, options, link_type,
         state.last_time = lasts[index]
         state.network_bytes += networks[index]
         state.payload_bytes += payloads[index]
-        state.closing = state.closing or finished[index]
+        state.closing |= finished[index]
         segment_states.append(state.packets)
     for key, state in zip(keys, states):
         table[key] = state

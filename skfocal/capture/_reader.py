@@ -140,6 +140,9 @@ class CaptureReader:
     nanosecond : bool
         Whether a classic pcap stores nanoseconds (pcapng: always False; its
         time unit is per interface).
+    file_header : bytes or None
+        The 24-byte file header of a classic pcap as stored (decompressed);
+        None for pcapng.
 
     Raises
     ------
@@ -276,6 +279,7 @@ class CaptureReader:
         self.format = "pcap"
         self.nanosecond = self._scale < 1e-6
         self._link_type = link_type & LINK_TYPE_MASK
+        self.file_header = magic + header
 
     def _open_pcapng(self, magic):
         block = self._read_section_header(magic + self._file.read(4), 0)
@@ -296,6 +300,7 @@ class CaptureReader:
         self._offset = len(block)
         self.format = "pcapng"
         self.nanosecond = False
+        self.file_header = None
 
     def _read_section_header(self, head, offset):
         """Read and check a section header block whose first bytes are ``head``."""
@@ -359,7 +364,21 @@ class CaptureReader:
             return self._iter_pcap()
         return self._iter_pcapng()
 
-    def _iter_pcap(self):
+    def stamped(self):
+        """Iterate as over the reader, each record with its exact timestamp.
+
+        Yields ``(link_type, time, data, wire_length, stamp)``: ``stamp`` is
+        the classic record's ``(seconds, fraction)`` as stored (micro- or
+        nanoseconds, see ``nanosecond``), or for pcapng the integer
+        nanoseconds since the epoch (rounded where the interface's time
+        unit is finer). Writing a capture back needs it; a float does not
+        hold nanoseconds.
+        """
+        if self.format == "pcap":
+            return self._iter_pcap(stamped=True)
+        return self._iter_pcapng(stamped=True)
+
+    def _iter_pcap(self, stamped=False):
         read = self._file.read
         unpack = struct.Struct(self._endian + "IIII").unpack
         link_type = self._link_type
@@ -380,18 +399,23 @@ class CaptureReader:
                 data = read(caplen) if caplen <= _CHUNK else self._read(caplen)
                 if len(data) < caplen:
                     raise record_truncated_error(self.path, offset, caplen, len(data))
-                yield link_type, sec + frac * scale, data, wire_length
+                if stamped:
+                    yield (link_type, sec + frac * scale, data, wire_length,
+                           (sec, frac))  # fmt: skip
+                else:
+                    yield link_type, sec + frac * scale, data, wire_length
                 offset += 16 + caplen
         except _GZIP_ERRORS as exc:
             if self._file is self._raw:
                 raise
             raise self._gzip_error(exc, offset) from exc
 
-    def _iter_pcapng(self):
+    def _iter_pcapng(self, stamped=False):
         read = self._file.read
         scapy = self._scapy
         offset = self._offset
         time = 0.0
+        nanoseconds = 0
         try:
             while True:
                 head = read(8)
@@ -431,8 +455,17 @@ class CaptureReader:
                 data, meta = record
                 # Simple packet blocks carry no timestamp: keep the previous one.
                 if meta.tshigh is not None:
-                    time = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
-                yield meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen
+                    ticks = (meta.tshigh << 32) | meta.tslow
+                    time = ticks / meta.tsresol
+                    if stamped:
+                        nanoseconds = (ticks * 10**9 * 2 + meta.tsresol) // (
+                            2 * meta.tsresol
+                        )
+                if stamped:
+                    yield (meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen,
+                           nanoseconds)  # fmt: skip
+                else:
+                    yield meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen
         except _GZIP_ERRORS as exc:
             if self._file is self._raw:
                 raise

@@ -124,6 +124,10 @@ class ExtractionStats:
         ``'link type 105'``, ``'not tcp/udp'``, ``'malformed ip'``).
     sessions : int
         Sessions emitted.
+    sessions_dropped : collections.Counter
+        Sessions grouped but not emitted, by reason (for example
+        ``'fewer than 3 packets'``, see ``min_packets`` of
+        :func:`read_sessions`).
     warnings : list of str
         Problems worth a user's attention (truncated files, caplen larger
         than the wire length, ...), one line each.
@@ -136,6 +140,7 @@ class ExtractionStats:
     packets_skipped: Counter = field(default_factory=Counter)
     sessions: int = 0
     warnings: list = field(default_factory=list)
+    sessions_dropped: Counter = field(default_factory=Counter)
 
     def update(self, other):
         """Add the counts of ``other`` to these ones."""
@@ -146,6 +151,7 @@ class ExtractionStats:
         self.packets_skipped.update(other.packets_skipped)
         self.sessions += other.sessions
         self.warnings.extend(other.warnings)
+        self.sessions_dropped.update(other.sessions_dropped)
         return self
 
     def summary(self):
@@ -165,6 +171,11 @@ class ExtractionStats:
             lines.append(f"{len(self.warnings)} warnings:")
             lines.extend(f"  {line}" for line in self.warnings)
         lines.append(f"{self.sessions} sessions")
+        n_dropped = sum(self.sessions_dropped.values())
+        if n_dropped:
+            lines[-1] += f", {n_dropped} dropped"
+            for reason, count in self.sessions_dropped.most_common():
+                lines.append(f"  dropped {count} sessions: {reason}")
         return "\n".join(lines)
 
 

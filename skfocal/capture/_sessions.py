@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from tqdm import tqdm
 
 from skfocal.capture._errors import CaptureError, CaptureWarning
 from skfocal.capture._fastgroup import batch_keys, group_batch
@@ -21,16 +23,38 @@ from skfocal.capture._linktypes import LINK_TYPES, network_layer
 from skfocal.capture._reader import CaptureReader
 from skfocal.capture._records import ExtractionStats, SessionList
 from skfocal.capture._state import (
+    FIN_BOTH_WAYS,
+    FIN_ONE_WAY,
+    FIN_OTHER_WAY,
+    RST_SEEN,
+    TCP_FIN,
     TCP_FIN_RST,
+    TCP_RST,
     TCP_SYN,
     TCP_SYN_ACK,
     OpenSession,
     new_packet,
+    restarts,
 )
 
 logger = logging.getLogger("skfocal")
 
 NOT_TCP_UDP = "not tcp/udp"
+
+
+def _closing_bits(state, flags, src, sport, dst, dport, bidirectional):
+    """The ``OpenSession.closing`` bits a packet with FIN or RST sets."""
+    bits = RST_SEEN if flags & TCP_RST else 0
+    if flags & TCP_FIN:
+        if not bidirectional or (src == dst and sport == dport):
+            # A flow sees one direction only, whose FIN ends it; a session
+            # between an endpoint and itself cannot tell the two apart.
+            bits |= FIN_BOTH_WAYS
+        elif src == state.src and sport == state.sport:
+            bits |= FIN_ONE_WAY
+        else:
+            bits |= FIN_OTHER_WAY
+    return bits
 
 
 class _Grouping:
@@ -56,6 +80,9 @@ class _Grouping:
         Packets skipped per link type that is not read.
     oversized : int
         Packets with more captured bytes than their wire length.
+    on_packet : callable or None
+        Called by :meth:`run` with the open session of each packet used,
+        right after the packet was added to it.
     """
 
     def __init__(self, capture, options):
@@ -67,6 +94,7 @@ class _Grouping:
         self.unknown_links = Counter()
         self.skipped = Counter()
         self.oversized = 0
+        self.on_packet = None
 
     def run(self, reader):
         """Read every record of ``reader``; keep any CaptureError in ``error``."""
@@ -77,6 +105,7 @@ class _Grouping:
         by_capture = unit == "capture"
         bidirectional = unit == "session"
         debug = logger.isEnabledFor(logging.DEBUG)
+        on_packet = self.on_packet
 
         # The loop keeps its state in locals: attribute look-ups per packet
         # cost more than the parsing they would serve.
@@ -148,7 +177,10 @@ class _Grouping:
                             idle_timeout is not None
                             and time - state.last_time > idle_timeout
                         )
-                        or (state.closing and flags & TCP_SYN_ACK == TCP_SYN)
+                        or (
+                            flags & TCP_SYN_ACK == TCP_SYN
+                            and restarts(state.closing)
+                        )
                     ):
                         closed.append(state)
                         state = None
@@ -157,11 +189,15 @@ class _Grouping:
                             n_used, protocol, src, sport, dst, dport, link_type, time
                         )
                     if flags & TCP_FIN_RST:
-                        state.closing = True
+                        state.closing |= _closing_bits(
+                            state, flags, src, sport, dst, dport, bidirectional
+                        )
 
                 state.n_packets += 1
                 state.n_bytes += size
                 state.last_time = time
+                if on_packet is not None:
+                    on_packet(state)
 
                 # Keep the packet while it can still add bytes to an image of
                 # any layer; a packet without payload adds nothing to a payload
@@ -235,10 +271,12 @@ class _Grouping:
                 continue
             if unit == "capture":
                 keys, key_ids = [b""], np.zeros(n, dtype=np.int64)
+                ways = np.full(n, FIN_BOTH_WAYS)
             else:
-                keys, key_ids = batch_keys(batch, unit == "session", include_vlan)
-            group_batch(batch, keys, key_ids, table, closed, n_used, self.options,
-                         batches.link_type, batches.kinds)  # fmt: skip
+                keys, key_ids, ways = batch_keys(batch, unit == "session",
+                                                 include_vlan)  # fmt: skip
+            group_batch(batch, keys, key_ids, ways, table, closed, n_used,
+                        self.options, batches.link_type, batches.kinds)  # fmt: skip
             n_used += n
 
         self.error = batches.error
@@ -329,7 +367,7 @@ def _check_choice(name, value, choices):
 
 
 def _validate(unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp, tunnels,
-              on_error, verbose):  # fmt: skip
+              on_error, verbose, min_packets, n_jobs):  # fmt: skip
     _check_choice("unit", unit, ("session", "flow", "capture"))
     _check_choice("non_tcp_udp", non_tcp_udp, ("skip", "key"))
     _check_choice("tunnels", tunnels, ("inner", "outer"))
@@ -362,6 +400,24 @@ def _validate(unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp, tunnels,
             "The 'verbose' parameter of read_sessions must be an int in the "
             f"range [0, inf). Got {verbose!r} instead."
         )
+    if (
+        not isinstance(min_packets, numbers.Integral)
+        or isinstance(min_packets, bool)
+        or min_packets < 1
+    ):
+        raise ValueError(
+            "The 'min_packets' parameter of read_sessions must be an int in the "
+            f"range [1, inf). Got {min_packets!r} instead."
+        )
+    if n_jobs is not None and (
+        not isinstance(n_jobs, numbers.Integral)
+        or isinstance(n_jobs, bool)
+        or n_jobs == 0
+    ):
+        raise ValueError(
+            "The 'n_jobs' parameter of read_sessions must be None or a nonzero "
+            f"int. Got {n_jobs!r} instead."
+        )
 
 
 def read_sessions(
@@ -373,7 +429,9 @@ def read_sessions(
     include_vlan=False,
     non_tcp_udp="skip",
     tunnels="inner",
+    min_packets=1,
     on_error="warn",
+    n_jobs=None,
     verbose=0,
 ):
     """Read capture files and group their packets into sessions.
@@ -409,8 +467,9 @@ def read_sessions(
     idle_timeout : float or None, default=None
         Seconds: a gap longer than this between two packets of one key
         starts a new session. None never splits on time. Independently, a
-        TCP SYN without ACK arriving after the session saw a FIN or RST
-        starts a new session.
+        TCP SYN without ACK arriving after the session saw a RST (either
+        way) or a FIN both ways starts a new session; a flow (``unit='flow'``)
+        sees one direction only, and its own FIN is enough.
     include_vlan : bool, default=False
         Whether the VLAN ids (all tags, outermost first) are part of the key.
     non_tcp_udp : {'skip', 'key'}, default='skip'
@@ -424,14 +483,28 @@ def read_sessions(
         outermost IP header, the transport and payload offsets at the inner
         ones. ``'outer'`` keys by the outermost header (a tunnel is then
         'not tcp/udp' unless carried over UDP).
+    min_packets : int, default=1
+        Sessions with fewer packets are dropped; ``stats.sessions_dropped``
+        counts them by reason, and their packets move from
+        ``packets_used`` to ``packets_skipped``. With ``unit='capture'``
+        this drops the samples of captures with fewer usable packets; the
+        default keeps every sample, empty ones included.
     on_error : {'warn', 'raise'}, default='warn'
         ``'warn'``: a capture that cannot be read at all goes to
         ``stats.captures_failed`` with a :class:`CaptureWarning`; a capture
         truncated or corrupt part-way gives the sessions of its complete
         records, one warning and a line in ``stats.warnings``. ``'raise'``:
         both raise the :class:`CaptureError`.
+    n_jobs : int or None, default=None
+        Captures read at once, one per job, through joblib: None means 1
+        unless in a :func:`joblib.parallel_config` context (a Dask cluster
+        through joblib's ``'dask'`` backend, for example); -1 uses every
+        processor. The result, its order, its stats and the warnings are
+        those of a serial read whatever ``n_jobs``; per-packet DEBUG logs
+        are only given serially, so DEBUG logging reads serially.
     verbose : int, default=0
-        0 is silent; 1 prints a line per capture and the summary at the end.
+        0 is silent; 1 shows a progress bar over the captures (on stderr),
+        prints a line per capture and the summary at the end.
 
     Returns
     -------
@@ -467,70 +540,124 @@ def read_sessions(
     >>> print(sessions.stats.summary())  # doctest: +SKIP
     """
     _validate(unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp, tunnels,
-              on_error, verbose)  # fmt: skip
+              on_error, verbose, min_packets, n_jobs)  # fmt: skip
     options = (unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp == "key",
                tunnels)  # fmt: skip
+    files = _expand_paths(paths)
     stats = ExtractionStats()
     result = []
 
-    for path in _expand_paths(paths):
-        capture = path
-        try:
-            reader = CaptureReader(path)
-        except CaptureError as exc:
-            if on_error == "raise":
-                raise
-            stats.captures_failed[capture] = exc.reason
-            warnings.warn(f"skipped capture {exc}", CaptureWarning, stacklevel=2)
-            continue
-
-        with reader, _collection_paused():
-            grouping = _Grouping(capture, options)
-            header = _fast_path(reader)
-            if header is None:
-                grouping.run(reader)
-            else:
-                grouping.run_batches(PcapBatches(
-                    reader.path, header, tunnels, options[4], grouping.skipped,
-                    grouping.unknown_links,
-                ))  # fmt: skip
-        found = grouping.sessions
-        stats.update(grouping.stats)
-        stats.captures_read += 1
-
-        if grouping.error is not None:
-            if on_error == "raise":
-                raise grouping.error
-            stats.warnings.append(str(grouping.error))
-            warnings.warn(
-                f"read a capture in part: {grouping.error}",
-                CaptureWarning,
-                stacklevel=2,
-            )
-        if grouping.unknown_links:
-            links = ", ".join(str(link) for link in sorted(grouping.unknown_links))
-            message = (
-                f"{capture}: skipped {grouping.unknown_links.total()} packets of "
-                f"link type {links}, which is not read; the link types read are "
-                f"{', '.join(str(link) for link in sorted(LINK_TYPES))}"
-            )
-            stats.warnings.append(message)
-            warnings.warn(message, CaptureWarning, stacklevel=2)
-        if grouping.oversized:
-            # Not fatal and nothing to act on: note it, read as captured.
-            message = (
-                f"{capture}: {grouping.oversized} packets have more captured "
-                "bytes than their wire length; they were read as captured"
-            )
-            stats.warnings.append(message)
-            logger.warning("%s", message)
-
-        result.extend(found)
-        logger.info("%s: %d sessions", capture, len(found))
-        if verbose:
-            print(f"{capture}: {len(found)} sessions")
+    # Per-packet DEBUG diagnostics are only logged in this process.
+    if effective_n_jobs(n_jobs) == 1 or logger.isEnabledFor(logging.DEBUG):
+        parts = (_read_capture(path, options, min_packets) for path in files)
+    else:
+        parts = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_read_capture)(path, options, min_packets) for path in files
+        )
+    progress = tqdm(total=len(files), unit="capture", disable=not verbose,
+                    desc="reading captures")  # fmt: skip
+    with progress:
+        # Workers only report: warnings and errors are given here, in the
+        # order of the captures, so that any n_jobs acts the same.
+        for path, (found, part, notes, error) in zip(files, parts):
+            if error is not None and on_error == "raise":
+                with warnings.catch_warnings():
+                    # joblib notes the captures read ahead for nothing.
+                    warnings.filterwarnings("ignore", module="joblib")
+                    parts.close()
+                raise error
+            for category, message in notes:
+                if category is None:
+                    logger.warning("%s", message)
+                else:
+                    warnings.warn(message, category, stacklevel=2)
+            stats.update(part)
+            result.extend(found)
+            progress.update()
+            progress.set_postfix(packets=stats.packets_read, sessions=len(result),
+                                 refresh=False)  # fmt: skip
+            if not part.captures_failed:
+                logger.info("%s: %d sessions", path, len(found))
+                if verbose:
+                    progress.write(f"{path}: {len(found)} sessions")
 
     stats.sessions = len(result)
     if verbose:
         print(stats.summary())
     return SessionList(result, stats)
+
+
+def _read_capture(path, options, min_packets):
+    """Read one capture file for :func:`read_sessions`, maybe in a worker.
+
+    Returns
+    -------
+    sessions : list of Session
+    stats : ExtractionStats
+        This capture's counts.
+    notes : list of (category, str)
+        Warnings to give, in order; category None is a log line.
+    error : CaptureError or None
+        What ended the reading, at the start of the file or part-way.
+    """
+    stats = ExtractionStats()
+    notes = []
+    try:
+        reader = CaptureReader(path)
+    except CaptureError as exc:
+        stats.captures_failed[path] = exc.reason
+        notes.append((CaptureWarning, f"skipped capture {exc}"))
+        return [], stats, notes, exc
+
+    with reader, _collection_paused():
+        grouping = _Grouping(path, options)
+        header = _fast_path(reader)
+        if header is None:
+            grouping.run(reader)
+        else:
+            grouping.run_batches(PcapBatches(
+                reader.path, header, options[5], options[4], grouping.skipped,
+                grouping.unknown_links,
+            ))  # fmt: skip
+    found = grouping.sessions
+    stats.update(grouping.stats)
+    stats.captures_read += 1
+
+    if grouping.error is not None:
+        stats.warnings.append(str(grouping.error))
+        notes.append((CaptureWarning, f"read a capture in part: {grouping.error}"))
+    if grouping.unknown_links:
+        links = ", ".join(str(link) for link in sorted(grouping.unknown_links))
+        message = (
+            f"{path}: skipped {grouping.unknown_links.total()} packets of "
+            f"link type {links}, which is not read; the link types read are "
+            f"{', '.join(str(link) for link in sorted(LINK_TYPES))}"
+        )
+        stats.warnings.append(message)
+        notes.append((CaptureWarning, message))
+    if grouping.oversized:
+        # Not fatal and nothing to act on: note it, read as captured.
+        message = (
+            f"{path}: {grouping.oversized} packets have more captured "
+            "bytes than their wire length; they were read as captured"
+        )
+        stats.warnings.append(message)
+        notes.append((None, message))
+
+    if min_packets > 1:
+        found = _drop_short(found, min_packets, stats)
+    return found, stats, notes, grouping.error
+
+
+def _drop_short(found, min_packets, stats):
+    """The sessions of at least ``min_packets`` packets; count the others."""
+    kept = [session for session in found if session.n_packets >= min_packets]
+    if len(kept) < len(found):
+        reason = f"fewer than {min_packets} packets"
+        dropped = sum(s.n_packets for s in found if s.n_packets < min_packets)
+        stats.sessions_dropped[reason] += len(found) - len(kept)
+        # Their packets were used for nothing after all.
+        stats.packets_used -= dropped
+        stats.packets_skipped[f"in sessions of {reason}"] += dropped
+    stats.sessions = len(kept)
+    return kept

@@ -4,9 +4,26 @@ import socket
 
 from skfocal.capture._records import Packet, Session
 
+TCP_FIN = 0x01
+TCP_RST = 0x04
 TCP_FIN_RST = 0x05
 TCP_SYN_ACK = 0x12
 TCP_SYN = 0x02
+
+# What an open session saw of its end, as bits of ``OpenSession.closing``:
+# a FIN from either endpoint (which is which is the grouping's business, so
+# long as it stays the same within a session) and a RST from any. A SYN
+# without ACK starts a new session once RST_SEEN or both FIN bits are set.
+FIN_ONE_WAY = 0x01
+FIN_OTHER_WAY = 0x02
+FIN_BOTH_WAYS = 0x03
+RST_SEEN = 0x04
+
+
+def restarts(closing):
+    """Whether a SYN without ACK starts a new session after ``closing``."""
+    return closing & RST_SEEN or closing & FIN_BOTH_WAYS == FIN_BOTH_WAYS
+
 
 class OpenSession:
     """A session still taking packets: counts, budgets and kept packets."""
@@ -46,8 +63,9 @@ class OpenSession:
         self.link_bytes = 0
         self.network_bytes = 0
         self.payload_bytes = 0
-        # A FIN or RST was seen: a fresh SYN now opens a new session.
-        self.closing = False
+        # FIN and RST bits seen (see RST_SEEN): with a RST, or a FIN both
+        # ways, a fresh SYN opens a new session.
+        self.closing = 0
 
     def close(self, capture, texts):
         """The Session; ``texts`` caches address texts across sessions."""

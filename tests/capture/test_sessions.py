@@ -96,6 +96,78 @@ def test_syn_after_rst_starts_a_new_session_but_syn_ack_does_not(capture):
     assert [(s.first_time, s.n_packets) for s in sessions] == [(1.0, 3), (4.0, 1)]
 
 
+@pytest.fixture(params=["general", "numpy"])
+def both_paths(request, monkeypatch):
+    """Read with the general path, then with the numpy one, however small."""
+    from skfocal.capture import _sessions
+
+    monkeypatch.setattr(_sessions, "FAST_PATH", request.param == "numpy")
+    monkeypatch.setattr(_sessions, "FAST_PATH_MIN_BYTES", 0)
+
+
+def test_syn_after_fin_one_way_stays_in_the_session(capture, both_paths):
+    # A half-close: the client's FIN, then a SYN (a retransmission or a
+    # port reuse too early) belongs to the session still open the other way.
+    packets = [
+        _tcp(SYN, 1), _tcp(SYN | ACK, 2, SERVER), _tcp(FIN | ACK, 3),
+        _tcp(SYN, 4), _tcp(PSH | ACK, 5, SERVER, payload=b"late"),
+        _tcp(FIN | ACK, 6, SERVER), _tcp(SYN, 7), _tcp(SYN | ACK, 8, SERVER),
+    ]  # fmt: skip
+    sessions = read_sessions(capture(packets))
+    assert [(s.first_time, s.n_packets) for s in sessions] == [(1.0, 6), (7.0, 2)]
+
+
+def test_syn_after_rst_either_way_starts_a_new_session(capture, both_paths):
+    for side in (CLIENT, SERVER):
+        packets = [_tcp(SYN, 1), _tcp(RST, 2, side), _tcp(SYN, 3), _tcp(SYN, 4)]
+        sessions = read_sessions(capture(packets))
+        assert [(s.first_time, s.n_packets) for s in sessions] == [(1.0, 2), (3.0, 2)]
+
+
+def test_fin_both_ways_counts_across_an_idle_split(capture, both_paths):
+    # The FIN before the idle gap belongs to the earlier session: the later
+    # one saw a FIN one way only, and the SYN stays in it.
+    packets = [_tcp(FIN | ACK, 1), _tcp(PSH | ACK, 100), _tcp(FIN | ACK, 101, SERVER),
+               _tcp(SYN, 102)]  # fmt: skip
+    sessions = read_sessions(capture(packets), idle_timeout=10)
+    assert [(s.first_time, s.n_packets) for s in sessions] == [(1.0, 1), (100.0, 3)]
+
+
+def test_a_flow_restarts_after_its_own_fin(capture, both_paths):
+    packets = [_tcp(SYN, 1), _tcp(FIN | ACK, 2), _tcp(SYN, 3)]
+    flows = read_sessions(capture(packets), unit="flow")
+    assert [(f.first_time, f.n_packets) for f in flows] == [(1.0, 2), (3.0, 1)]
+
+
+def test_min_packets_drops_short_sessions_and_counts_them(capture, both_paths):
+    packets = [udp4(sport=1), udp4(sport=2), udp4(sport=2), udp4(sport=3),
+               udp4(sport=3), udp4(sport=3)]  # fmt: skip
+    path = capture(packets)
+    sessions = read_sessions(path, min_packets=2)
+    assert [(s.sport, s.n_packets) for s in sessions] == [(2, 2), (3, 3)]
+    stats = sessions.stats
+    assert stats.sessions_dropped == {"fewer than 2 packets": 1}
+    assert (stats.packets_read, stats.packets_used) == (6, 5)
+    assert stats.packets_skipped == {"in sessions of fewer than 2 packets": 1}
+    _check_stats(sessions)
+    assert "2 sessions, 1 dropped" in stats.summary()
+    assert "dropped 1 sessions: fewer than 2 packets" in stats.summary()
+
+    assert read_sessions(path).stats.sessions_dropped == {}
+    assert len(read_sessions(path, unit="capture", min_packets=7)) == 0
+    assert len(read_sessions(capture([]), unit="capture")) == 1
+
+
+def test_verbose_shows_a_progress_bar_over_captures(capture, capsys):
+    paths = [capture([udp4()]), capture([udp4(), udp4(sport=7)])]
+    read_sessions(paths)
+    assert capsys.readouterr() == ("", "")
+    read_sessions(paths, verbose=1)
+    out, err = capsys.readouterr()
+    assert f"{paths[1]}: 2 sessions" in out
+    assert "reading captures" in err and "2/2" in err
+
+
 def test_vlan_out_of_the_key_unless_asked(capture):
     one = ethernet(ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1, 2)), tags=((0x8100, 10),))
     two = ethernet(ipv4("10.0.0.2", "10.0.0.1", 6, tcp(2, 1)), tags=((0x8100, 20),))
@@ -251,6 +323,8 @@ def test_verbose_prints_and_silent_prints_nothing(capture, capsys):
         ({"tunnels": "both"}, "'tunnels'"),
         ({"on_error": "ignore"}, "'on_error'"),
         ({"verbose": -1}, "'verbose'"),
+        ({"min_packets": 0}, r"'min_packets' .* \[1, inf\)\. Got 0"),
+        ({"n_jobs": 0}, r"'n_jobs' .* None or a nonzero int\. Got 0"),
     ],
 )  # fmt: skip
 def test_parameters_are_checked(capture, kwargs, match):
