@@ -110,7 +110,7 @@ def test_compare_reports_each_setting(tmp_path, capsys):
     assert "refitting the best setting" in printed
 
 
-COMMANDS = ["extract", "compare", "train", "evaluate", "predict", "demo"]
+COMMANDS = ["split", "extract", "compare", "train", "evaluate", "predict", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -243,3 +243,35 @@ def test_demo_needs_no_shared_data(tmp_path, monkeypatch, capsys):
                  "sessions.png", "evaluation/confusion_matrix.png",
                  "evaluation/report.md"]:
         assert (out / name).exists(), name
+
+
+def test_split_writes_one_readable_capture_per_session(labelled_capture, tmp_path,
+                                                      capsys):
+    from skfocal import read_sessions
+
+    capture, _ = labelled_capture
+    out = tmp_path / "sessions"
+    assert main(["split", str(capture), "-o", str(out)]) == 0
+    assert "wrote 3 session captures" in capsys.readouterr().out
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [
+        "small.TCP_10.0.0.1_1000_10.0.0.2_80.pcap",
+        "small.TCP_10.0.0.1_2000_10.0.0.3_22.pcap",
+        "small.UDP_10.0.0.1_5353_10.0.0.9_53.pcap",
+    ]
+    packets = [read_sessions(f, unit="capture")[0].n_packets for f in files]
+    assert packets == [2, 1, 1]
+    assert main(["split", str(tmp_path / "none.pcap"), "-o", str(out)]) == 2
+
+
+@pytest.mark.shared_data
+def test_split_a_real_capture(ustc_dir, tmp_path, capsys):
+    from skfocal import read_sessions
+
+    capture = ustc_dir / "Tinba.pcap"
+    assert main(["split", str(capture), "-o", str(tmp_path)]) == 0
+    sessions = read_sessions(capture)
+    files = list(tmp_path.glob("*.pcap"))
+    assert len(files) == len(sessions) == int(
+        capsys.readouterr().out.split()[1])
+    assert sum(s.n_packets for s in sessions) == sessions.stats.packets_used

@@ -36,6 +36,20 @@ class CaptureError(ValueError):
         The capture file.
     offset : int or None
         Byte offset of the problem, None where it is not known.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skfocal import read_sessions
+    >>> from skfocal.capture import CaptureError
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"hello, not a capture")
+    >>> try:
+    ...     read_sessions(path, on_error="raise")
+    ... except CaptureError as exc:
+    ...     print(type(exc).__name__, exc.offset)
+    NotACaptureError 0
     """
 
     def __init__(self, message, path, offset=None):
@@ -52,19 +66,90 @@ class CaptureError(ValueError):
 
 
 class NotACaptureError(CaptureError):
-    """The file starts with a magic number of no known capture format."""
+    """The file starts with a magic number of no known capture format.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong, what is accepted and what was received.
+    path : str
+        The capture file.
+    offset : int or None, default=None
+        Byte offset of the problem in the file.
+
+    Examples
+    --------
+    >>> from skfocal.capture import CaptureError, NotACaptureError
+    >>> exc = NotACaptureError("unknown magic; accepted: pcap, pcapng; got "
+    ...                        "0x68656c6c", "notes.txt", 0)
+    >>> isinstance(exc, CaptureError), str(exc)[:22]
+    (True, 'notes.txt at byte 0: u')
+    """
 
 
 class UnsupportedFormatError(CaptureError):
-    """The file is a capture, but in a version or variant that is not read."""
+    """The file is a capture, but in a version or variant that is not read.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong, what is accepted and what was received.
+    path : str
+        The capture file.
+    offset : int or None, default=None
+        Byte offset of the problem in the file.
+
+    Examples
+    --------
+    >>> from skfocal.capture import UnsupportedFormatError
+    >>> exc = UnsupportedFormatError("pcapng version 2.0; accepted: 1.x",
+    ...                              "new.pcapng", 8)
+    >>> exc.path, exc.offset, exc.reason
+    ('new.pcapng', 8, 'pcapng version 2.0; accepted: 1.x')
+    """
 
 
 class CorruptCaptureError(CaptureError):
-    """A header or block of the capture contradicts its format."""
+    """A header or block of the capture contradicts its format.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong, what is accepted and what was received.
+    path : str
+        The capture file.
+    offset : int or None, default=None
+        Byte offset of the problem in the file.
+
+    Examples
+    --------
+    >>> from skfocal.capture import CorruptCaptureError
+    >>> str(CorruptCaptureError("block length 7 is not a multiple of 4",
+    ...                         "a.pcapng", 28))
+    'a.pcapng at byte 28: block length 7 is not a multiple of 4'
+    """
 
 
 class TruncatedCaptureError(CaptureError):
-    """The capture ends inside a file header, block or packet record."""
+    """The capture ends inside a file header, block or packet record.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong, what is accepted and what was received.
+    path : str
+        The capture file.
+    offset : int or None, default=None
+        Byte offset of the problem in the file.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from skfocal.capture import TruncatedCaptureError
+    >>> exc = TruncatedCaptureError("record of 60 bytes, 12 present", "a.pcap", 40)
+    >>> pickle.loads(pickle.dumps(exc)).offset
+    40
+    """
 
 
 class CaptureWarning(UserWarning):
@@ -73,4 +158,12 @@ class CaptureWarning(UserWarning):
     Raised through :func:`warnings.warn` for what a user can act on:
     unreadable, truncated or corrupt captures, and link types that are not
     read.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skfocal.capture import CaptureWarning
+    >>> with warnings.catch_warnings():
+    ...     # A folder with some broken captures: keep the counts, not the noise.
+    ...     warnings.simplefilter("ignore", CaptureWarning)
     """

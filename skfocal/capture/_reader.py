@@ -534,6 +534,18 @@ def iter_records(path):
     CaptureError
         See :class:`CaptureReader`; errors past the file header come after
         every complete record has been yielded.
+
+    Examples
+    --------
+    >>> import os, struct, tempfile
+    >>> from skfocal.capture import iter_records
+    >>> path = os.path.join(tempfile.mkdtemp(), "one.pcap")
+    >>> header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+    >>> record = struct.pack("<IIII", 1, 0, 4, 4) + bytes.fromhex("45000004")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(header + record)
+    >>> [(link, t, data.hex(), wire) for link, t, data, wire in iter_records(path)]
+    [(101, 1.0, '45000004', 4)]
     """
     with CaptureReader(path) as reader:
         yield from reader

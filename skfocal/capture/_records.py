@@ -31,6 +31,15 @@ class Packet(NamedTuple):
         ``(start, stop)`` byte ranges in ``data`` holding transport ports.
     wire_length : int
         The packet's length on the wire, as the capture recorded it.
+
+    Examples
+    --------
+    >>> from skfocal import Packet
+    >>> ip_tcp = bytes(20) + bytes(20)  # IPv4 and TCP headers, raw IP link
+    >>> packet = Packet(0.0, ip_tcp + b"hello", 0, 20, 40,
+    ...                 address_spans=((12, 20),), port_spans=((20, 24),))
+    >>> packet.data[packet.payload_offset:]
+    b'hello'
     """
 
     time: float
@@ -72,6 +81,15 @@ class Session:
         :func:`read_sessions`).
     link_type : int
         The link-layer type (LINKTYPE_*) of the packets.
+
+    Examples
+    --------
+    >>> from skfocal import Session
+    >>> s = Session("a.pcap", 6, "10.0.0.1", 51000, "10.0.0.2", 443, 0.0, 12, 4096)
+    >>> s.five_tuple
+    (6, '10.0.0.1', 51000, '10.0.0.2', 443)
+    >>> s
+    Session(TCP 10.0.0.1:51000 -> 10.0.0.2:443, packets=12, capture='a.pcap')
     """
 
     capture: str
@@ -131,6 +149,18 @@ class ExtractionStats:
     warnings : list of str
         Problems worth a user's attention (truncated files, caplen larger
         than the wire length, ...), one line each.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from skfocal import ExtractionStats
+    >>> stats = ExtractionStats(captures_read=1, packets_read=10, packets_used=8,
+    ...                         packets_skipped=Counter({"non-ip": 2}), sessions=3)
+    >>> print(stats.summary())
+    1 captures: 1 read, 0 failed
+    10 packets: 8 used, 2 skipped
+      skipped 2 packets: non-ip
+    3 sessions
     """
 
     captures_read: int = 0
@@ -184,6 +214,20 @@ class SessionList(list):
 
     It behaves as a plain list everywhere (indexing, slicing, scikit-learn's
     splitters); ``stats`` tells what was read to make it.
+
+    Parameters
+    ----------
+    sessions : iterable of Session, default=()
+        The sessions.
+    stats : ExtractionStats, default=None
+        What the read that made them counted; empty statistics when None.
+
+    Examples
+    --------
+    >>> from skfocal import SessionList
+    >>> sessions = SessionList([])
+    >>> len(sessions), sessions.stats.sessions
+    (0, 0)
     """
 
     def __init__(self, sessions=(), stats=None):
