@@ -104,7 +104,7 @@ def test_clone_keeps_parameters_unchanged():
         "alpha", "gamma", "alpha_scale", "beta", "logit_adjustment", "filters",
         "kernel_size", "dense_units", "dropout", "optimizer", "learning_rate",
         "epochs", "batch_size", "validation_split", "early_stopping",
-        "warm_start", "random_state", "verbose",
+        "warm_start", "pad_to_square", "random_state", "verbose",
     }  # fmt: skip
     assert repr(est).startswith("FocalCNNClassifier(alpha={'chat': 2.0}")
 
