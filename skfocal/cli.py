@@ -488,9 +488,13 @@ def _compare(args):
     ])
     with open(os.path.join(args.output, "report.md"), "w") as f:
         f.write(text + "\n")
+    # Predictions stay out of the JSON: scores, not 5,000 labels per setting.
+    scores = {k: v for k, v in outcome.items() if k != "y_test"}
+    scores["results"] = [{k: v for k, v in r.items() if k != "y_pred"}
+                         for r in outcome["results"]]
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump({"args": {k: v for k, v in vars(args).items()},
-                   **outcome}, f, indent=2, default=str)
+                   **scores}, f, indent=2, default=str)
     print()
     print(text)
     print(f"\nwrote {os.path.join(args.output, 'report.md')} and results.json")
@@ -499,13 +503,11 @@ def _compare(args):
                        outcome["results"], metrics=("f1",),
                        title="Per-class F1 on the held-out test split")
     best = _best_setting(outcome["results"])
-    print(f"refitting the best setting ({best['setting']}, by "
-          f"{'CV' if best.get('cv_macro_f1') else 'test'} macro-F1) for its "
-          "confusion matrix", flush=True)
-    y_test, y_pred = _refit_predictions(
-        X, y, dict(settings)[best["setting"]], estimator, args)
+    print(f"confusion matrix of the best setting ({best['setting']}, by "
+          f"{'CV' if best.get('cv_macro_f1') else 'test'} macro-F1)", flush=True)
     _save_confusion(os.path.join(args.output, "confusion_matrix.png"),
-                    y_test, y_pred, labels, title=f"{best['setting']} (test split)")
+                    outcome["y_test"], best["y_pred"], labels,
+                    title=f"{best['setting']} (test split)")
     print(f"wrote class_f1.png and confusion_matrix.png to {args.output}")
     return 0
 
@@ -518,25 +520,6 @@ def _best_setting(results):
     if all(r.get("cv_macro_f1") for r in results):
         return max(results, key=lambda r: r["cv_macro_f1"][0])
     return max(results, key=lambda r: r["report"]["macro_f1"])
-
-
-def _refit_predictions(X, y, grid, estimator, args):
-    """Fit one setting on compare's training split; predict its test split.
-
-    compare() reports scores, not predictions. The split and the seeds are
-    the same, so this fit is the one it scored (CPU training is
-    deterministic with a seed).
-    """
-    from imblearn.pipeline import Pipeline
-    from sklearn.base import clone
-    from sklearn.model_selection import train_test_split
-
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=args.test_size, stratify=y, random_state=args.random_state
-    )
-    model = Pipeline([("sampler", "passthrough"), ("cnn", clone(estimator))])
-    model.set_params(**{key: values[0] for key, values in grid.items()})
-    return y_test, model.fit(X_train, y_train).predict(X_test)
 
 
 def _figure(figsize):

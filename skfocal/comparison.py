@@ -115,9 +115,10 @@ def compare(X, y, *, settings=None, estimator=None, cv=3, test_size=0.2,
     -------
     results : dict
         ``'results'``: one dict per setting with ``'setting'``,
-        ``'params'``, ``'cv_macro_f1'`` (mean, std or None), ``'fit_time'``
-        and ``'report'`` (see :func:`skfocal.reports.class_report`);
-        ``'split'``: sizes and seed of the split.
+        ``'params'``, ``'cv_macro_f1'`` (mean, std or None), ``'fit_time'``,
+        ``'report'`` (see :func:`skfocal.reports.class_report`) and
+        ``'y_pred'`` (its predictions for the test rows); ``'y_test'``: the
+        test labels; ``'split'``: sizes and seed of the split.
     """
     from imblearn.pipeline import Pipeline
 
@@ -156,7 +157,8 @@ def compare(X, y, *, settings=None, estimator=None, cv=3, test_size=0.2,
         start = time.perf_counter()
         model.fit(X_train, y_train)
         fit_time = time.perf_counter() - start
-        report = class_report(y_test, model.predict(X_test), labels=labels)
+        y_pred = model.predict(X_test)
+        report = class_report(y_test, y_pred, labels=labels)
         if verbose:
             print(f"{name}: test macro-F1 {report['macro_f1']:.3f} "
                   f"({fit_time:.0f} s)", flush=True)
@@ -166,9 +168,11 @@ def compare(X, y, *, settings=None, estimator=None, cv=3, test_size=0.2,
             "cv_macro_f1": cv_score,
             "fit_time": fit_time,
             "report": report,
+            "y_pred": y_pred,
         })
     return {
         "results": results,
+        "y_test": y_test,
         "split": {"train": len(y_train), "test": len(y_test),
                   "test_size": test_size, "random_state": random_state,
                   "cv": cv},

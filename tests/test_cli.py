@@ -107,7 +107,7 @@ def test_compare_reports_each_setting(tmp_path, capsys):
     assert (out / "report.md").read_text().count("| rare |") == 4
     for figure in ["class_f1.png", "confusion_matrix.png"]:
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
-    assert "refitting the best setting" in printed
+    assert "confusion matrix of the best setting" in printed
 
 
 COMMANDS = ["split", "extract", "compare", "train", "evaluate", "predict", "demo"]
