@@ -366,21 +366,25 @@ def _check_choice(name, value, choices):
         )
 
 
+def _check_positive_int(name, value, function="read_sessions"):
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < 1
+    ):
+        raise ValueError(
+            f"The {name!r} parameter of {function} must be an int in the "
+            f"range [1, inf). Got {value!r} instead."
+        )
+
+
 def _validate(unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp, tunnels,
               on_error, verbose, min_packets, n_jobs):  # fmt: skip
     _check_choice("unit", unit, ("session", "flow", "capture"))
     _check_choice("non_tcp_udp", non_tcp_udp, ("skip", "key"))
     _check_choice("tunnels", tunnels, ("inner", "outer"))
     _check_choice("on_error", on_error, ("warn", "raise"))
-    if (
-        not isinstance(max_bytes, numbers.Integral)
-        or isinstance(max_bytes, bool)
-        or max_bytes < 1
-    ):
-        raise ValueError(
-            "The 'max_bytes' parameter of read_sessions must be an int in the "
-            f"range [1, inf). Got {max_bytes!r} instead."
-        )
+    _check_positive_int("max_bytes", max_bytes)
     if idle_timeout is not None and (
         not isinstance(idle_timeout, numbers.Real)
         or isinstance(idle_timeout, bool)
@@ -400,15 +404,7 @@ def _validate(unit, max_bytes, idle_timeout, include_vlan, non_tcp_udp, tunnels,
             "The 'verbose' parameter of read_sessions must be an int in the "
             f"range [0, inf). Got {verbose!r} instead."
         )
-    if (
-        not isinstance(min_packets, numbers.Integral)
-        or isinstance(min_packets, bool)
-        or min_packets < 1
-    ):
-        raise ValueError(
-            "The 'min_packets' parameter of read_sessions must be an int in the "
-            f"range [1, inf). Got {min_packets!r} instead."
-        )
+    _check_positive_int("min_packets", min_packets)
     if n_jobs is not None and (
         not isinstance(n_jobs, numbers.Integral)
         or isinstance(n_jobs, bool)

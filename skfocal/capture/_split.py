@@ -1,6 +1,5 @@
 """Split a capture into one classic pcap file per session, as SplitCap does."""
 
-import numbers
 import os
 import struct
 import warnings
@@ -9,7 +8,12 @@ from pathlib import Path
 
 from skfocal.capture._errors import CaptureWarning
 from skfocal.capture._reader import CaptureReader
-from skfocal.capture._sessions import _collection_paused, _Grouping, _validate
+from skfocal.capture._sessions import (
+    _check_positive_int,
+    _collection_paused,
+    _Grouping,
+    _validate,
+)
 from skfocal.capture._state import address_text
 
 # A pcapng capture becomes nanosecond pcap, little-endian; its records keep
@@ -205,15 +209,7 @@ def split_capture(
     """
     _validate(unit, 1, idle_timeout, include_vlan, non_tcp_udp, tunnels,
               on_error, 0, min_packets, None)  # fmt: skip
-    if (
-        not isinstance(max_open, numbers.Integral)
-        or isinstance(max_open, bool)
-        or max_open < 1
-    ):
-        raise ValueError(
-            "The 'max_open' parameter of split_capture must be an int in the "
-            f"range [1, inf). Got {max_open!r} instead."
-        )
+    _check_positive_int("max_open", max_open, "split_capture")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     # A budget of one byte: the grouping keeps one packet per session, the
