@@ -63,6 +63,7 @@ _PCAPNG_BLOCKS = {
     3: ("simple packet", RawPcapNgReader._read_block_spb),
     6: ("enhanced packet", RawPcapNgReader._read_block_epb),
 }
+_EPB = 6
 # Block types whose body has the captured length at byte 12, data at byte 20.
 _CAPLEN_AT_12 = frozenset((2, 6))
 # scapy cuts each packet to ``size`` (MTU by default); ask for all of it.
@@ -167,10 +168,12 @@ class CaptureReader:
     bound, whatever the snapshot length says), a pcapng block length that is not a
     multiple of 4 from 12 bytes to 16 MiB, two block length fields that
     differ, a packet block claiming more captured bytes than it holds.
-    Classic records are read directly; pcapng blocks are framed here and
-    their bodies parsed by scapy's raw reader. pcapng packets whose interface
-    id names no interface are dropped, as scapy does, and the
-    ``if_tsoffset`` option is not applied.
+    Classic records are read directly; pcapng blocks are framed here, the
+    fixed fields of enhanced packet blocks read here too (their options are
+    not parsed), and the other blocks' bodies parsed by scapy's raw reader.
+    A pcapng packet whose interface id names no interface of its section
+    is a corrupt block, as for libpcap and Wireshark; the ``if_tsoffset``
+    option is not applied.
     """
 
     def __init__(self, path):
@@ -341,6 +344,11 @@ class CaptureReader:
     def _read_block_rest(self, head, length, endian, offset):
         """Read a block past its first bytes ``head``; check the trailing length."""
         rest = self._read(length - len(head))
+        self._check_block_rest(head, rest, length, endian, offset)
+        return rest
+
+    def _check_block_rest(self, head, rest, length, endian, offset):
+        """Check what was read past a block's first bytes ``head``."""
         if len(rest) < length - len(head):
             raise TruncatedCaptureError(
                 "the file ends inside a pcapng block; the whole block of "
@@ -357,7 +365,6 @@ class CaptureReader:
                 self.path,
                 offset + length - 4,
             )
-        return rest
 
     def __iter__(self):
         if self.format == "pcap":
@@ -416,8 +423,18 @@ class CaptureReader:
         offset = self._offset
         time = 0.0
         nanoseconds = 0
+        # Per section: its byte order and (link type, ticks per second) of
+        # each interface described so far.
+        unpack_head = unpack_epb = unpack_trailer = links = None
         try:
             while True:
+                if links is None:
+                    endian = scapy.endian
+                    unpack_head = struct.Struct(endian + "II").unpack
+                    unpack_epb = struct.Struct(endian + "5I").unpack_from
+                    unpack_trailer = struct.Struct(endian + "I").unpack_from
+                    links = [(link & LINK_TYPE_MASK, options["tsresol"])
+                             for link, _, options in scapy.interfaces]  # fmt: skip
                 head = read(8)
                 if len(head) < 8:
                     if head:
@@ -434,9 +451,41 @@ class CaptureReader:
                     scapy._read_block_shb()
                     scapy.f = None
                     offset += len(block)
+                    links = None
                     continue
 
-                block_type, length = struct.unpack(scapy.endian + "II", head)
+                block_type, length = unpack_head(head)
+                if block_type == _EPB and 32 <= length <= _CHUNK and not length & 3:
+                    # The packet block of nearly every capture, read inline:
+                    # its fixed fields only (options, such as comments and
+                    # flags, are not needed). Whatever fails a check here
+                    # goes through the checks below, which say what failed.
+                    body = read(length - 8)
+                    if len(body) == length - 8:
+                        interface, high, low, caplen, wire_length = unpack_epb(body)
+                        if (
+                            unpack_trailer(body, length - 12)[0] == length
+                            and caplen <= length - 32
+                            and interface < len(links)
+                        ):
+                            link_type, tsresol = links[interface]
+                            ticks = (high << 32) | low
+                            time = ticks / tsresol
+                            offset += length
+                            if stamped:
+                                nanoseconds = (ticks * 10**9 * 2 + tsresol) // (
+                                    2 * tsresol
+                                )
+                                yield (link_type, time, body[20 : 20 + caplen],
+                                       wire_length, nanoseconds)  # fmt: skip
+                            else:
+                                yield (link_type, time, body[20 : 20 + caplen],
+                                       wire_length)  # fmt: skip
+                            continue
+                    self._check_block_rest(head, body, length, scapy.endian, offset)
+                    self._read_epb(body, length, offset)
+                    raise AssertionError("an enhanced packet block passed all checks")
+
                 if length < 12 or length % 4 or length > _MAX_BLOCK:
                     raise CorruptCaptureError(
                         "a pcapng block length is invalid; a multiple of 4 from "
@@ -445,6 +494,22 @@ class CaptureReader:
                         offset + 4,
                     )
                 body = self._read_block_rest(head, length, scapy.endian, offset)
+                if block_type == _EPB:
+                    # Only a block too long for the inline read above.
+                    interface, ticks, data, wire_length = self._read_epb(
+                        body, length, offset
+                    )
+                    link_type, tsresol = interface
+                    offset += length
+                    time = ticks / tsresol
+                    if stamped:
+                        nanoseconds = (ticks * 10**9 * 2 + tsresol) // (2 * tsresol)
+                        yield link_type, time, data, wire_length, nanoseconds
+                    else:
+                        yield link_type, time, data, wire_length
+                    continue
+                if block_type == 1:
+                    links = None
                 record = None
                 if block_type in _PCAPNG_BLOCKS:
                     record = self._parse_block(block_type, body[:-4], offset)
@@ -470,6 +535,50 @@ class CaptureReader:
             if self._file is self._raw:
                 raise
             raise self._gzip_error(exc, offset) from exc
+
+    def _read_epb(self, body, length, offset):
+        """The interface, time in ticks, data and wire length of a packet block.
+
+        ``body`` is the block past its 8-byte header, trailing length
+        included. The interface is ``(link_type, ticks per second)``.
+        """
+        scapy = self._scapy
+        if length < 32:
+            raise CorruptCaptureError(
+                "a pcapng enhanced packet block cannot be read; a body holding "
+                "its 20 bytes of fixed fields is accepted; got "
+                f"{length - 12} body bytes",
+                self.path,
+                offset,
+            )
+        interface, high, low, caplen, wire_length = struct.unpack_from(
+            scapy.endian + "5I", body
+        )
+        if caplen > length - 32:
+            raise CorruptCaptureError(
+                "a pcapng enhanced packet block claims more captured bytes than "
+                f"it holds; at most its {length - 32} bytes are accepted; got "
+                f"{caplen} captured bytes",
+                self.path,
+                offset,
+            )
+        interfaces = scapy.interfaces
+        if interface >= len(interfaces):
+            # libpcap and Wireshark stop reading there too.
+            raise CorruptCaptureError(
+                "a pcapng enhanced packet block names an interface its section "
+                f"does not describe; an id below {len(interfaces)} is accepted; "
+                f"got interface id {interface}",
+                self.path,
+                offset,
+            )
+        link_type, _, options = interfaces[interface]
+        return (
+            (link_type & LINK_TYPE_MASK, options["tsresol"]),
+            (high << 32) | low,
+            body[20 : 20 + caplen],
+            wire_length,
+        )
 
     def _parse_block(self, block_type, body, offset):
         """Parse a checked block body with scapy; None for no packet."""

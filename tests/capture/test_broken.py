@@ -91,6 +91,10 @@ BROKEN = [
      r"at most its \d+ bytes are accepted; got 4294967295"),
     ("short-epb.pcapng", NG_HEAD + ng_block(6, bytes(8)), CorruptCaptureError,
      len(NG_HEAD), r"enhanced packet block cannot be read; .*; got 8 body bytes"),
+    ("unknown-interface.pcapng", NG_HEAD + ng_packet(3, 1, FIRST),
+     CorruptCaptureError, len(NG_HEAD),
+     r"names an interface its section does not describe; an id below 1 is "
+     r"accepted; got interface id 3"),
     ("short-idb.pcapng", ng_section() + ng_block(1, b"\x01\x00"), CorruptCaptureError,
      len(ng_section()), r"interface description block cannot be read"),
     ("truncated.pcap.gz", gzip.compress(PCAP)[:-12], TruncatedCaptureError, None,

@@ -86,6 +86,19 @@ def test_pcapng_interfaces_sections_and_unknown_blocks(tmp_path):
     ]
 
 
+def test_enhanced_packet_options_are_not_read(tmp_path):
+    # A comment, then a flags option of the wrong size (4 bytes are the
+    # standard): the packet's fields are all there, so it is read.
+    options = (struct.pack("<HH", 1, 5) + b"hello\0\0\0"
+               + struct.pack("<HH", 2, 2) + b"\x01\x00\0\0"
+               + struct.pack("<HH", 0, 0))  # fmt: skip
+    block = ng_packet(0, 1_000_000, FIRST)
+    body = block[8:-4] + options
+    path = tmp_path / "options.pcapng"
+    path.write_bytes(ng_section() + ng_interface(1) + ng_block(6, body))
+    assert list(iter_records(path)) == [(1, 1.0, FIRST, len(FIRST))]
+
+
 def test_scapy_writers_are_read(tmp_path):
     frame = Ether() / IP(src="10.1.1.1", dst="10.2.2.2") / UDP(sport=1, dport=2)
     frame.time = 7.5
