@@ -8,12 +8,8 @@ from pathlib import Path
 
 from skfocal.capture._errors import CaptureWarning
 from skfocal.capture._reader import CaptureReader
-from skfocal.capture._sessions import (
-    _check_positive_int,
-    _collection_paused,
-    _Grouping,
-    _validate,
-)
+from skfocal.capture._grouping import _collection_paused, _Grouping
+from skfocal.capture._sessions import _check_positive_int, _validate
 from skfocal.capture._state import address_text
 
 # A pcapng capture becomes nanosecond pcap, little-endian; its records keep
