@@ -1,10 +1,15 @@
-"""Loss weighting and resampling on ISCX (the paper's Table 2, widened).
+"""Loss weighting and resampling on ISCX and nDPI (the paper's Table 2, widened).
 
 The ISCX VPN-nonVPN 12-class sessions are split once, stratified, 80/20 with
 seed 0, with every class whole (no upper sampling limit: 5400 sessions in the
-largest class, 262 in the smallest). Every setting trains the same
-FocalCNNClassifier on the training split and is scored on the test split;
-each repetition (seed) reseeds the network and the samplers, never the split.
+largest class, 262 in the smallest). With --dataset ndpi, the nDPI captures'
+sessions are extracted with skfocal (layers='l7', addresses zeroed),
+labelled by nDPI category, categories under 20 sessions set aside, and split
+once, grouped by capture file: fold 0 of a shuffled StratifiedGroupKFold(5)
+is the test split. Every setting trains the same FocalCNNClassifier on the
+training split and is scored on the test split's classes; each repetition
+(seed) reseeds the network and the samplers, never the split. The minority
+classes are the three test classes with the fewest training rows.
 
 Settings, in one loop: cross-entropy ("normal"); focal loss (gamma=2) with
 alpha=0.25, 0.5, 0.75, 'improved' (K=10), 'balanced', 'effective'
@@ -19,8 +24,9 @@ after skfocal.sampling.DropDuplicates (applied to the whole set before the
 same split), and every setting is also scored on the test rows absent from
 the training split.
 
-    python benchmarks/bench_alpha.py            # 5 seeds, 5 epochs
+    python benchmarks/bench_alpha.py            # 5 seeds, 3 epochs: ~1 h, 2 cores
     python benchmarks/bench_alpha.py --quick    # CI: 8% of rows, 1 epoch
+    python benchmarks/bench_alpha.py --dataset ndpi   # 5 seeds, 5 epochs: ~30 min
 """
 
 import sys
@@ -36,6 +42,11 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 NAME = "alpha"
 SPLIT_SEED = 0
 TEST_SIZE = 0.2
+NDPI_TEST_FOLD = 0
+# Full-mode epochs: each dataset's run then takes about half an hour to an
+# hour on 2 cores (the nDPI set is a fifth of ISCX's size, but its
+# oversampled training sets are as large).
+EPOCHS = {"iscx": 3, "ndpi": 5}
 QUICK_FRACTION = 0.08
 CE = {"alpha": None, "gamma": 0.0}
 
@@ -66,12 +77,25 @@ PAPER = {  # Table 2: minority ("VPN") precision, recall, F1 (%), time (s).
 }
 
 
-def _sampler(kind, seed):
+def _minority(y_train, labels):
+    """The three test classes with the fewest training rows, smallest first.
+
+    On ISCX these are ``_common.ISCX_MINORITY``, in that order.
+    """
+    counts = {label: int(np.sum(y_train == label)) for label in labels}
+    return sorted(counts, key=lambda label: (counts[label], label))[:3]
+
+
+def _sampler(kind, seed, y):
     from imblearn.over_sampling import SMOTE, RandomOverSampler
     from imblearn.under_sampling import RandomUnderSampler
 
-    return {"ros": RandomOverSampler, "rus": RandomUnderSampler,
-            "smote": SMOTE}[kind](random_state=seed)
+    if kind == "smote":
+        # SMOTE needs k + 1 rows of each class; small nDPI classes have fewer.
+        smallest = np.unique(y, return_counts=True)[1].min()
+        return SMOTE(k_neighbors=int(min(5, smallest - 1)), random_state=seed)
+    return {"ros": RandomOverSampler,
+            "rus": RandomUnderSampler}[kind](random_state=seed)
 
 
 def _balanced_epoch(y, rng):
@@ -101,24 +125,23 @@ def _fit(kind, params, X, y, *, seed, epochs, batch_size, fitted):
             clf.fit(X[rows], y[rows])
         return clf, len(y)
     if kind is not None:
-        X, y = _sampler(kind, seed).fit_resample(X, y)
+        X, y = _sampler(kind, seed, y).fit_resample(X, y)
     return clf.fit(X, y), len(y)
 
 
-def _duplicates(X, y):
+def _duplicates(X, y, groups, split_rows):
     from skfocal.sampling import DropDuplicates, DuplicateConflictWarning
 
-    X_train, X_test, _, _ = train_test_split(
-        X, y, test_size=TEST_SIZE, stratify=y, random_state=SPLIT_SEED)
-    before = _common.count_overlap(X_train, X_test)
+    train, test = split_rows(y, groups)
+    before = _common.count_overlap(X[train], X[test])
 
     dedup = DropDuplicates()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DuplicateConflictWarning)
         X_d, y_d = dedup.fit_resample(X, y)
-    X_train_d, X_test_d, _, _ = train_test_split(
-        X_d, y_d, test_size=TEST_SIZE, stratify=y_d, random_state=SPLIT_SEED)
-    after = _common.count_overlap(X_train_d, X_test_d)
+    groups_d = None if groups is None else groups[dedup.sample_indices_]
+    train, test = split_rows(y_d, groups_d)
+    after = _common.count_overlap(X_d[train], X_d[test])
     labels, counts = np.unique(y[dedup.sample_indices_], return_counts=True)
     return {
         "n_rows": len(y),
@@ -141,22 +164,68 @@ def replot(out):
         payload = json.load(f)
     results = payload["results"]
     best = next(r for r in results if r["setting"] == payload["best_setting"])
-    _bars_figure(results, out / f"{NAME}.png")
+    _bars_figure(results, payload["minority_classes"], out / f"{NAME}.png")
     _confusion_figure(best, np.asarray(payload["labels"]),
                       out / f"{NAME}_confusion.png")
 
 
+def _iscx(args):
+    """The ISCX sessions, their split and minority classes."""
+    from skfocal.datasets import load_iscx_vpn2016
+
+    X, y = load_iscx_vpn2016(args.data / "iscx-vpn2016-12class-session-l7")
+    if args.quick:
+        X, _, y, _ = train_test_split(X, y, train_size=QUICK_FRACTION,
+                                      stratify=y, random_state=SPLIT_SEED)
+
+    def split(y, groups):
+        return train_test_split(np.arange(len(y)), test_size=TEST_SIZE,
+                                stratify=y, random_state=SPLIT_SEED)
+
+    description = (f"ISCX sessions: {len(y)} in {len(np.unique(y))} classes")
+    return X, y, None, split, description, {
+        "kind": "stratified train_test_split", "test_size": TEST_SIZE,
+        "random_state": SPLIT_SEED}
+
+
+def _ndpi(args):
+    """The nDPI sessions (L7 images), their grouped split and minority classes."""
+    from skfocal import PcapImageTransformer
+
+    sessions, y, groups, set_aside = _common.load_ndpi(args.data)
+    X = PcapImageTransformer(layers="l7").fit_transform(sessions)
+
+    def split(y, groups):
+        return _common.ndpi_fold(y, groups, NDPI_TEST_FOLD)
+
+    description = (
+        f"nDPI sessions: {len(y)} labelled, in {len(np.unique(y))} categories "
+        f"with >= {_common.NDPI_MIN_SESSIONS} sessions, from "
+        f"{len(set(groups))} captures, imaged layers='l7'; set aside: "
+        f"{sum(set_aside.values())} sessions of {len(set_aside)} smaller "
+        "categories")
+    return X, y, groups, split, description, {
+        "kind": f"fold {NDPI_TEST_FOLD} of {_common.NDPI_SPLIT}",
+        "set_aside": set_aside}
+
+
 def main(argv=None):
-    parser = _common.make_parser(__doc__, NAME, seeds=5, epochs=5)
+    parser = _common.make_parser(__doc__, NAME, seeds=5,
+                                 epochs="3 for ISCX, 5 for nDPI")
+    parser.add_argument("--dataset", choices=["iscx", "ndpi"], default="iscx",
+                        help="ISCX VPN-nonVPN sessions (default) or the nDPI "
+                             "captures; ndpi writes to docs/results/alpha_ndpi")
     parser.add_argument("--settings", nargs="+", default=None,
                         help="names of the settings to run (default: all)")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the figures from the JSON in --out")
     args = parser.parse_args(argv)
+    if args.dataset == "ndpi" and args.out == _common.RESULTS / NAME:
+        args.out = _common.RESULTS / f"{NAME}_ndpi"
     if args.replot:
         return replot(args.out)
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
-    epochs = args.epochs or (1 if args.quick else 5)
+    epochs = args.epochs or (1 if args.quick else EPOCHS[args.dataset])
     settings = [s for s in SETTINGS if not args.settings or s[0] in args.settings]
     if any(kind == "post-hoc" for _, kind, _ in settings):
         # The post-hoc setting reuses the cross-entropy network.
@@ -166,24 +235,27 @@ def main(argv=None):
     from imblearn.metrics import geometric_mean_score
     from sklearn.metrics import confusion_matrix
 
-    from skfocal.datasets import load_iscx_vpn2016
     from skfocal.reports import class_report
 
-    X, y = load_iscx_vpn2016(args.data / "iscx-vpn2016-12class-session-l7")
-    if args.quick:
-        X, _, y, _ = train_test_split(X, y, train_size=QUICK_FRACTION,
-                                      stratify=y, random_state=SPLIT_SEED)
-    labels = np.unique(y)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=TEST_SIZE, stratify=y, random_state=SPLIT_SEED)
+    X, y, groups, split_rows, description, split = (
+        _iscx if args.dataset == "iscx" else _ndpi)(args)
+    train, test = split_rows(y, groups)
+    X_train, X_test, y_train, y_test = X[train], X[test], y[train], y[test]
+    # Scores are over the classes of the test split (all of them for ISCX;
+    # a grouped nDPI fold may lack a category's captures).
+    labels = np.unique(y_test)
+    minority = _minority(y_train, labels)
     unseen = ~_common.count_overlap(X_train, X_test)
-    duplicates = _duplicates(X, y)
-    split = {"kind": "stratified train_test_split", "test_size": TEST_SIZE,
-             "random_state": SPLIT_SEED, "n_train": len(y_train),
-             "n_test": len(y_test), "n_test_unseen": int(unseen.sum())}
-    print(f"ISCX sessions: {len(y)} in {len(labels)} classes; split "
-          f"stratified 80/20 with random_state={SPLIT_SEED}: "
-          f"{len(y_train)} train, {len(y_test)} test", flush=True)
+    duplicates = _duplicates(X, y, groups, split_rows)
+    split.update({"n_train": len(y_train), "n_test": len(y_test),
+                  "n_test_unseen": int(unseen.sum()),
+                  "train_captures": None if groups is None
+                  else len(set(groups[train])),
+                  "test_captures": None if groups is None
+                  else len(set(groups[test]))})
+    print(f"{description}; split {split['kind']}: {len(y_train)} train, "
+          f"{len(y_test)} test; minority classes: {', '.join(minority)}",
+          flush=True)
     print(f"duplicates: {duplicates['n_duplicate_rows']} rows repeat an earlier "
           f"one ({duplicates['n_conflicting_rows']} with another label); "
           f"{duplicates['test_rows_in_train_before']} of "
@@ -216,42 +288,46 @@ def main(argv=None):
                 "seed": seed, "fit_time": fit_time, "n_train": n_train,
                 "report": report, "macro_f1_unseen": unseen_f1,
             })
-            minority = np.mean([report["classes"][c]["f1"]
-                                for c in _common.ISCX_MINORITY])
+            minority_f1 = np.mean([report["classes"][c]["f1"] for c in minority])
             print(f"{clock.stamp()} seed {seed}, {name}: {n_train} training "
                   f"rows, {fit_time:.0f} s, macro-F1 {report['macro_f1']:.3f}, "
-                  f"minority F1 {minority:.3f}", flush=True)
+                  f"minority F1 {minority_f1:.3f}", flush=True)
 
         # Rewritten after every seed, so an interrupted run leaves a table.
-        results = [_result(name, kind, params, runs[name], confusion[name])
+        results = [_result(name, kind, params, runs[name], confusion[name],
+                           minority)
                    for name, kind, params in settings]
         best = max(results, key=lambda r: r["summary"]["macro_f1"]["mean"])
         tables = [_class_table(results, labels), _summary_table(results)]
         payload = {
-            "benchmark": NAME, "quick": args.quick, "seeds": seeds,
+            "benchmark": NAME, "dataset": args.dataset, "quick": args.quick,
+            "seeds": seeds,
             "seeds_done": seeds[:seeds.index(seed) + 1], "epochs": epochs,
             "batch_size": args.batch_size, "split": split,
             "duplicates": duplicates, "labels": labels.tolist(),
-            "minority_classes": list(_common.ISCX_MINORITY),
+            "minority_classes": minority,
+            "training_rows_per_class": dict(zip(
+                *(v.tolist() for v in np.unique(y_train, return_counts=True)))),
             "best_setting": best["setting"], "results": results,
-            "paper_table_2": PAPER, "environment": _common.environment(),
+            "paper_table_2": PAPER if args.dataset == "iscx" else None,
+            "environment": _common.environment(),
             "elapsed_s": clock(),
         }
         _common.write_outputs(args.out, NAME, payload, tables)
-        _bars_figure(results, args.out / f"{NAME}.png")
+        _bars_figure(results, minority, args.out / f"{NAME}.png")
         _confusion_figure(best, labels, args.out / f"{NAME}_confusion.png")
 
     print(f"{clock.stamp()} wrote {args.out}/{NAME}.json, .md and .png")
-    print(f"seeds {seeds}; split stratified 80/20, random_state={SPLIT_SEED}; "
-          f"best mean macro-F1: {best['setting']}")
+    print(f"seeds {seeds}; split {split['kind']}; best mean macro-F1: "
+          f"{best['setting']}")
     print()
     print("\n\n".join(tables))
     return payload
 
 
-def _result(name, kind, params, runs, confusion):
+def _result(name, kind, params, runs, confusion, minority):
     reports = [r["report"] for r in runs]
-    summary = _common.summarize_reports(reports, _common.ISCX_MINORITY)
+    summary = _common.summarize_reports(reports, minority)
     summary["geometric_mean_imblearn"] = _common.stats(
         [r["geometric_mean_imblearn"] for r in reports])
     summary["macro_f1_unseen"] = _common.stats(
@@ -292,8 +368,8 @@ def _summary_table(results):
          "fit s"], rows)
 
 
-def _bars_figure(results, path):
-    panels = [*_common.ISCX_MINORITY, "minority mean"]
+def _bars_figure(results, minority, path):
+    panels = [*minority, "minority mean"]
     fig, axes = _common.new_figure(len(panels), 1, figsize=(12, 2.6 * len(panels)),
                                    sharex=True)
     names = [r["setting"] for r in results]

@@ -8,7 +8,7 @@ cross-entropy (alpha=None, gamma=0) is scored on the test split; each
 repetition changes the cap's draw and the network's seed. The minority
 classes are Vpn_Email, Vpn_P2p and Vpn_Streaming.
 
-    python benchmarks/bench_sampling_limit.py            # 5 seeds, 5 epochs
+    python benchmarks/bench_sampling_limit.py            # 5 seeds, 3 epochs: ~15 min, 2 cores
     python benchmarks/bench_sampling_limit.py --quick    # CI: 15% of rows
 """
 
@@ -48,12 +48,12 @@ def _load(args):
 
 
 def main(argv=None):
-    parser = _common.make_parser(__doc__, NAME, seeds=5, epochs=5)
+    parser = _common.make_parser(__doc__, NAME, seeds=5, epochs=3)
     parser.add_argument("--caps", type=int, nargs="+", default=None,
                         help=f"per-class limits (default: {list(CAPS)})")
     args = parser.parse_args(argv)
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
-    epochs = args.epochs or (2 if args.quick else 5)
+    epochs = args.epochs or (2 if args.quick else 3)
     caps = args.caps or list(QUICK_CAPS if args.quick else CAPS)
     clock = _common.Clock()
 

@@ -38,9 +38,6 @@ import _common  # noqa: E402
 import numpy as np  # noqa: E402
 
 NAME = "shortcuts"
-MIN_SESSIONS = 20
-N_FOLDS = 5
-SPLIT_SEED = 0
 ZERO_FIRST = (20, 40, 60)
 # (name, PcapImageTransformer parameters used for training)
 IMAGINGS = [
@@ -48,25 +45,6 @@ IMAGINGS = [
     ("all, addresses zeroed", {"layers": "all", "anonymize": True}),
     ("l7", {"layers": "l7", "anonymize": True}),
 ]
-
-
-def _load(args):
-    from skfocal.datasets import load_labelled_captures
-
-    folder = args.data / "ndpi-pcaps"
-    with warnings.catch_warnings():
-        # Skipped link types and truncated records are expected here: the
-        # suite's captures are deliberately varied, some malformed.
-        warnings.simplefilter("ignore")
-        sessions, y, groups = load_labelled_captures(
-            folder / "pcap", folder / "flows.csv", label_column="category")
-    labels, counts = np.unique(y, return_counts=True)
-    kept = labels[counts >= MIN_SESSIONS]
-    set_aside = {str(k): int(v) for k, v in zip(labels, counts)
-                 if v < MIN_SESSIONS}
-    mask = np.isin(y, kept)
-    sessions = [s for s, keep in zip(sessions, mask) if keep]
-    return sessions, y[mask].astype(str), groups[mask].astype(str), set_aside
 
 
 def _images(sessions, params, **override):
@@ -101,20 +79,6 @@ def _mutual_information(X, y, seed):
     return mi, floor
 
 
-def _split(y, groups, seed):
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    # One partition for all seeds: StratifiedGroupKFold assigns captures
-    # greedily, so reshuffling it per seed would give nearly the same first
-    # fold every time. Seeds walk through its folds instead.
-    folds = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SPLIT_SEED)
-    with warnings.catch_warnings():
-        # Classes held by fewer captures than folds are expected.
-        warnings.simplefilter("ignore", UserWarning)
-        splits = list(folds.split(np.zeros(len(y)), y, groups))
-    return splits[seed % N_FOLDS]
-
-
 def main(argv=None):
     parser = _common.make_parser(__doc__, NAME, seeds=5, epochs=10)
     parser.add_argument("--replot", action="store_true",
@@ -129,10 +93,11 @@ def main(argv=None):
     from skfocal import FocalCNNClassifier
     from skfocal.reports import class_report
 
-    sessions, y, groups, set_aside = _load(args)
+    sessions, y, groups, set_aside = _common.load_ndpi(args.data)
     labels = np.unique(y)
     print(f"nDPI sessions: {len(y)} labelled in {len(labels)} categories with "
-          f">= {MIN_SESSIONS} sessions, from {len(set(groups))} captures; set "
+          f">= {_common.NDPI_MIN_SESSIONS} sessions, from {len(set(groups))} "
+          "captures; set "
           f"aside: {sum(set_aside.values())} sessions of {len(set_aside)} "
           f"smaller categories", flush=True)
 
@@ -154,10 +119,11 @@ def main(argv=None):
 
     splits, runs = [], {name: [] for name, _ in IMAGINGS}
     for seed in seeds:
-        train, test = _split(y, groups, seed)
+        train, test = _common.ndpi_fold(y, groups, seed)
         test_labels = np.unique(y[test])
         splits.append({
-            "seed": seed, "fold": seed % N_FOLDS, "n_train": len(train),
+            "seed": seed, "fold": seed % _common.NDPI_FOLDS,
+            "n_train": len(train),
             "n_test": len(test),
             "train_captures": len(set(groups[train])),
             "test_captures": len(set(groups[test])),
@@ -165,7 +131,7 @@ def main(argv=None):
             "test_classes_missing_from_train": np.setdiff1d(
                 test_labels, y[train]).tolist(),
         })
-        print(f"seed {seed}: grouped split, fold {seed % N_FOLDS}: "
+        print(f"seed {seed}: grouped split, fold {seed % _common.NDPI_FOLDS}: "
               f"{len(train)} train sessions ({splits[-1]['train_captures']} "
               f"captures), {len(test)} test "
               f"({splits[-1]['test_captures']} captures, "
@@ -207,14 +173,12 @@ def main(argv=None):
             "benchmark": NAME, "quick": args.quick, "seeds": seeds,
             "seeds_done": seeds[:seeds.index(seed) + 1], "epochs": epochs,
             "batch_size": args.batch_size, "loss": "cross-entropy",
-            "label": "nDPI category", "min_sessions": MIN_SESSIONS,
+            "label": "nDPI category", "min_sessions": _common.NDPI_MIN_SESSIONS,
             "n_sessions": len(y), "classes": labels.tolist(),
             "class_counts": {str(k): int((y == k).sum()) for k in labels},
             "class_captures": {str(k): len(set(groups[y == k])) for k in labels},
             "set_aside": set_aside,
-            "split": {"kind": f"StratifiedGroupKFold({N_FOLDS}, shuffle=True, "
-                              f"random_state={SPLIT_SEED}); seed s tests on "
-                              "fold s; groups are capture files",
+            "split": {"kind": f"{_common.NDPI_SPLIT}; seed s tests on fold s",
                       "per_seed": splits},
             "results": results, "environment": _common.environment(),
             "elapsed_s": clock(),
@@ -224,9 +188,8 @@ def main(argv=None):
         _drop_figure(results, args.out / f"{NAME}.png")
 
     print(f"{clock.stamp()} wrote {args.out}/{NAME}.json, .md and .png")
-    print(f"seeds {seeds}; split grouped by capture file: StratifiedGroupKFold"
-          f"({N_FOLDS}, shuffle=True, random_state={SPLIT_SEED}), seed s tests "
-          "on fold s")
+    print(f"seeds {seeds}; split grouped by capture file: "
+          f"{_common.NDPI_SPLIT}; seed s tests on fold s")
     print()
     print(table)
     return payload

@@ -10,16 +10,20 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-# name of the script, output name, fixture of its data, keys of its JSON
+# script and its arguments, output name, fixture of its data, keys of its JSON
 SCRIPTS = [
-    ("bench_sampling_limit.py", "sampling_limit", "iscx_dir",
+    (["bench_sampling_limit.py"], "sampling_limit", "iscx_dir",
      {"seeds", "split", "epochs", "caps", "results", "paper_table_1"}),
-    ("bench_alpha.py", "alpha", "iscx_dir",
+    (["bench_alpha.py"], "alpha", "iscx_dir",
      {"seeds", "split", "epochs", "duplicates", "results", "best_setting",
-      "paper_table_2"}),
-    ("bench_shortcuts.py", "shortcuts", "ndpi_dir",
+      "paper_table_2", "minority_classes"}),
+    (["bench_alpha.py", "--dataset", "ndpi"], "alpha", "ndpi_dir",
+     {"seeds", "split", "epochs", "duplicates", "results", "best_setting",
+      "minority_classes"}),
+    (["bench_shortcuts.py"], "shortcuts", "ndpi_dir",
      {"seeds", "split", "epochs", "set_aside", "results", "min_sessions"}),
 ]
+IDS = ["sampling_limit", "alpha", "alpha_ndpi", "shortcuts"]
 
 
 def _import_benchmark(name):
@@ -69,16 +73,24 @@ def test_summarize_reports_means_and_sample_std():
     assert summary["minority_mean"]["recall"]["mean"] == 1.0
 
 
+def test_minority_classes_are_the_smallest_in_training():
+    bench = _import_benchmark("bench_alpha")
+    y_train = np.array(["a"] * 5 + ["b"] * 2 + ["c"] * 9 + ["d"] * 2 + ["e"])
+    # "e" is not in the test split: it cannot be scored, so it is not chosen.
+    labels = np.array(["a", "b", "c", "d"])
+    assert bench._minority(y_train, labels) == ["b", "d", "a"]
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
-@pytest.mark.parametrize("script, name, data, keys", SCRIPTS,
-                         ids=[s[1] for s in SCRIPTS])
+@pytest.mark.parametrize("script, name, data, keys", SCRIPTS, ids=IDS)
 def test_quick_run_writes_table_json_and_figures(request, tmp_path, script,
                                                   name, data, keys):
     # The fixture skips the test, saying why, when the data is absent.
     shared = request.getfixturevalue(data).parent
     completed = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick", "--data",
+        [sys.executable, str(BENCHMARKS / script[0]), *script[1:], "--quick",
+         "--data",
          str(shared), "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=900,
     )
