@@ -159,12 +159,57 @@ def count_overlap(X_train, X_test):
 
 
 def write_outputs(out, name, payload, tables):
-    """Write ``name.json`` and ``name.md`` (the tables, in order) to ``out``."""
+    """Write ``name.json``, and the tables in order to ``name.md``.
+
+    The tables also go to ``name.rst`` as reStructuredText, which the
+    results page of the docs includes, so that its tables are the ones
+    measured.
+    """
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{name}.json", "w") as f:
         json.dump(payload, f, indent=1, default=_json_default)
+    text = "\n\n".join(tables) + "\n"
     with open(out / f"{name}.md", "w") as f:
-        f.write("\n\n".join(tables) + "\n")
+        f.write(text)
+    with open(out / f"{name}.rst", "w") as f:
+        f.write(markdown_to_rst(text))
+
+
+def markdown_to_rst(text):
+    """Turn the Markdown tables of ``text`` into reStructuredText simple tables.
+
+    Lines outside tables are kept as they are (paragraphs read the same in
+    both). Cells must not start a line with a reST markup character, which
+    holds for the benchmarks' tables.
+    """
+    out, block = [], []
+
+    def flush():
+        if not block:
+            return
+        rows = [[cell.strip() for cell in line.strip()[1:-1].split("|")]
+                for line in block if not set(line) <= set("|-: ")]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        rule = "  ".join("=" * w for w in widths)
+        lines = [rule, _rst_row(rows[0], widths), rule]
+        lines += [_rst_row(row, widths) for row in rows[1:]]
+        out.extend([*lines, rule])
+        block.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            block.append(line)
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return "\n".join(out) + "\n"
+
+
+def _rst_row(cells, widths):
+    # An empty first cell would end the table: reST reads it as a blank.
+    cells = [cells[0] or "\\", *cells[1:]]
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
 
 def _json_default(value):

@@ -26,7 +26,9 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5",
-                    "auto_examples/*.codeobj.json"]
+                    "auto_examples/*.codeobj.json",
+                    # The benchmarks' tables, included by results.rst.
+                    "results/**"]
 html_theme = "alabaster"
 # Links to Python, scikit-learn and matplotlib need their inventories from
 # the network; an unreachable one is a warning, which -W makes an error. So

@@ -73,6 +73,18 @@ def test_summarize_reports_means_and_sample_std():
     assert summary["minority_mean"]["recall"]["mean"] == 1.0
 
 
+def test_markdown_tables_become_rst_simple_tables():
+    common = _import_benchmark("_common")
+    text = ("Per class\n\n| setting | F1 % |\n| --- | ---: |\n| a | 1.0 |\n"
+            "|  | 22.5 |\n\nafter")
+    assert common.markdown_to_rst(text).splitlines() == [
+        "Per class", "",
+        "=======  ====", "setting  F1 %", "=======  ====",
+        "a        1.0", "\\        22.5", "=======  ====",
+        "", "after",
+    ]
+
+
 def test_minority_classes_are_the_smallest_in_training():
     bench = _import_benchmark("bench_alpha")
     y_train = np.array(["a"] * 5 + ["b"] * 2 + ["c"] * 9 + ["d"] * 2 + ["e"])
