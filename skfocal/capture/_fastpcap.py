@@ -5,7 +5,14 @@ import struct
 
 import numpy as np
 
-from skfocal.capture._headers import TCP, UDP, parse_network
+from skfocal.capture._headers import (
+    _IP_IN_IP,
+    _IPV6_EXTENSIONS,
+    NOT_TCP_UDP,
+    TCP,
+    UDP,
+    parse_network,
+)
 from skfocal.capture._linktypes import LINK_TYPES, network_layer
 from skfocal.capture._reader import (
     _MAX_CAPLEN,
@@ -24,6 +31,7 @@ CHUNK_SIZE = 8 << 20
 # the padding keeps them inside the buffer. Their results are masked out.
 _PAD = 128
 _GTP_U_PORT = 2152
+_GRE = 47
 
 # Link types whose framing the numpy path reads: where the network header
 # starts, and whether the link type fixes the IP version (0: the first
@@ -233,12 +241,20 @@ class PcapBatches:
             self.unknown_links[self.link_type] += n
             return
         if self.link_type in _FAST_LINKS:
-            fast = self._parse_fast(array, batch)
+            fast, other = self._parse_fast(array, batch)
+            if not self.keep_other:
+                # Counted here rather than parsed one by one to be skipped.
+                n_other = int(np.count_nonzero(other))
+                if n_other:
+                    self.skipped[NOT_TCP_UDP] += n_other
+                fast_or_skipped = fast | other
+            else:
+                fast_or_skipped = fast
         else:
-            fast = np.zeros(n, dtype=bool)
+            fast = fast_or_skipped = np.zeros(n, dtype=bool)
             self._allocate(batch, n)
         used = fast.copy()
-        self._parse_slow(batch, np.flatnonzero(~fast), used)
+        self._parse_slow(batch, np.flatnonzero(~fast_or_skipped), used)
 
         batch.index = np.arange(n)
         rows = np.flatnonzero(used)
@@ -260,7 +276,11 @@ class PcapBatches:
         batch.slow = {}
 
     def _parse_fast(self, array, batch):
-        """Parse the common packets with numpy; return which ones were."""
+        """Parse the common packets with numpy.
+
+        Returns which packets were parsed (TCP and UDP), and which are
+        well-formed IP packets of another protocol.
+        """
         n = len(batch.start)
         self._allocate(batch, n)
         start, size = batch.start, batch.size
@@ -313,6 +333,13 @@ class PcapBatches:
         if self.inner:
             udp &= (sport != _GTP_U_PORT) & (dport != _GTP_U_PORT)
         fast = tcp | udp
+        # Well-formed IP packets of other protocols that the general parser
+        # would return as they are: not IPv6 extension headers (walked
+        # there), nor tunnels it unwraps.
+        other = (v4 | v6) & (protocol != TCP) & (protocol != UDP)
+        other &= ~(v6 & np.isin(protocol, list(_IPV6_EXTENSIONS)))
+        if self.inner:
+            other &= ~np.isin(protocol, [*_IP_IN_IP, _GRE])
 
         address = np.where(v4, ip + 12, ip + 8)
         length = np.where(v4, 4, 16)
@@ -329,7 +356,7 @@ class PcapBatches:
         batch.protocol, batch.sport, batch.dport = protocol, sport, dport
         # The address spans of the fast packets, by kind (see ``kinds``).
         batch.spans = np.where(v4, 1, 2)
-        return fast
+        return fast, other
 
     def _parse_slow(self, batch, rows, used):
         """Parse the unusual packets one by one with the general parsers."""
@@ -353,7 +380,7 @@ class PcapBatches:
             (protocol, src, dst, sport, dport, transport_offset, payload_offset,
              end, flags, ip_spans, port_spans) = header  # fmt: skip
             if protocol != TCP and protocol != UDP and not self.keep_other:
-                skipped["not tcp/udp"] += 1
+                skipped[NOT_TCP_UDP] += 1
                 continue
 
             used[row] = True

@@ -11,7 +11,7 @@ import numpy as np
 
 from skfocal.capture._errors import CaptureError
 from skfocal.capture._fastgroup import batch_keys, group_batch
-from skfocal.capture._headers import TCP, UDP, parse_network
+from skfocal.capture._headers import NOT_TCP_UDP, TCP, UDP, parse_network
 from skfocal.capture._linktypes import LINK_TYPES, network_layer
 from skfocal.capture._records import ExtractionStats
 from skfocal.capture._state import (
@@ -30,9 +30,6 @@ from skfocal.capture._state import (
 )
 
 logger = logging.getLogger("skfocal")
-
-NOT_TCP_UDP = "not tcp/udp"
-
 
 def _closing_bits(state, flags, src, sport, dst, dport, bidirectional):
     """The ``OpenSession.closing`` bits a packet with FIN or RST sets."""

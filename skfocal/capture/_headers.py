@@ -16,6 +16,8 @@ MALFORMED_TCP = "malformed tcp"
 MALFORMED_UDP = "malformed udp"
 FRAGMENT = "ip fragment"
 NON_IP = "non-ip"
+# Counted by the callers, which decide whether other protocols are used.
+NOT_TCP_UDP = "not tcp/udp"
 
 # IPv6 extension headers walked to reach the transport header. The fragment
 # header (44) and AH (51) have their own length rules; ESP (50) encrypts what

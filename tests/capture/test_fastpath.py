@@ -37,6 +37,7 @@ OPTIONS = [
     {"unit": "flow", "idle_timeout": 2.5, "max_bytes": 200},
     {"unit": "capture", "max_bytes": 100},
     {"non_tcp_udp": "key", "include_vlan": True, "tunnels": "outer"},
+    {"tunnels": "outer"},
 ]
 
 
@@ -126,7 +127,7 @@ FLAGS = [SYN, SYN | ACK, ACK, PSH | ACK, FIN | ACK, RST, SYN | FIN]
 KINDS = ["tcp4", "udp4", "tcp6", "udp6", "vlan", "options", "fragment",
          "first-fragment", "4in4", "arp", "icmp", "snapped", "bad-tcp",
          "trailer", "gtp", "hop-by-hop", "tiny", "zero-length", "v6-zero",
-         "6in4"]  # fmt: skip
+         "6in4", "gre", "icmp6", "esp6", "ah4"]  # fmt: skip
 
 
 def _packet(kind, a, b, sport, dport, flags, payload):
@@ -157,6 +158,16 @@ def _packet(kind, a, b, sport, dport, flags, payload):
         return ethernet(bytes(28), 0x0806)
     if kind == "icmp":
         return ethernet(ipv4(src4, dst4, 1, b"\x08\x00" + payload))
+    if kind == "icmp6":
+        return ethernet(ipv6(src6, dst6, 58, b"\x80\x00" + payload), 0x86DD)
+    if kind == "esp6":
+        return ethernet(ipv6(src6, dst6, 50, bytes(8) + payload), 0x86DD)
+    if kind == "ah4":
+        # IPv4 does not walk AH: another protocol, whatever follows.
+        return ethernet(ipv4(src4, dst4, 51, bytes([6, 4]) + bytes(22) + segment))
+    if kind == "gre":
+        return ethernet(ipv4(dst4, src4, 47, b"\x00\x00\x08\x00"
+                             + ipv4(src4, dst4, 6, segment)))  # fmt: skip
     if kind == "snapped":
         return ethernet(ipv4(src4, dst4, 6, segment))[:40 + len(payload) // 2]
     if kind == "bad-tcp":
