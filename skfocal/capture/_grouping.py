@@ -84,6 +84,7 @@ class _Grouping:
         self.skipped = Counter()
         self.oversized = 0
         self.on_packet = None
+        self.notes = []
 
     def run(self, reader):
         """Read every record of ``reader``; keep any CaptureError in ``error``."""
@@ -214,6 +215,12 @@ class _Grouping:
                     state.payload_bytes += payload_size
         except CaptureError as exc:
             self.error = exc
+
+        # Records the reader read but could not hand on: counted here too.
+        if reader.skipped:
+            n_read += reader.skipped.total()
+            skipped.update(reader.skipped)
+            self.notes.extend(reader.notes)
 
         if whole is not None:
             closed.append(whole)

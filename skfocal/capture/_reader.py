@@ -6,6 +6,7 @@ import os
 import stat
 import struct
 import zlib
+from collections import Counter
 
 from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader
@@ -27,6 +28,8 @@ PCAP_MAGICS = {
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_BYTE_ORDERS = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
 _GZIP_MAGIC = b"\x1f\x8b"
+# Why the reader itself skipped a record, as ExtractionStats counts it.
+UNKNOWN_INTERFACE = "pcapng unknown interface"
 
 # Formats a user may well hand over by mistake: name them instead of calling
 # them "not a capture".
@@ -144,6 +147,13 @@ class CaptureReader:
     file_header : bytes or None
         The 24-byte file header of a classic pcap as stored (decompressed);
         None for pcapng.
+    skipped : collections.Counter
+        Records read but not yielded, by reason (pcapng packets of an
+        interface their section does not describe).
+    notes : list of str
+        One line per kind of record skipped, for the user.
+    unknown_interfaces : set of int
+        The interface ids of the skipped pcapng packets.
 
     Raises
     ------
@@ -172,12 +182,16 @@ class CaptureReader:
     fixed fields of enhanced packet blocks read here too (their options are
     not parsed), and the other blocks' bodies parsed by scapy's raw reader.
     A pcapng packet whose interface id names no interface of its section
-    is a corrupt block, as for libpcap and Wireshark; the ``if_tsoffset``
+    is skipped (the blocks around it are sound) and counted in ``skipped``,
+    with one line per unknown interface in ``notes``; the ``if_tsoffset``
     option is not applied.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        self.skipped = Counter()
+        self.notes = []
+        self.unknown_interfaces = set()
         self._raw = open(self.path, "rb")
         try:
             self._open()
@@ -466,8 +480,11 @@ class CaptureReader:
                         if (
                             unpack_trailer(body, length - 12)[0] == length
                             and caplen <= length - 32
-                            and interface < len(links)
                         ):
+                            if interface >= len(links):
+                                self._unknown_interface(interface, len(links))
+                                offset += length
+                                continue
                             link_type, tsresol = links[interface]
                             ticks = (high << 32) | low
                             time = ticks / tsresol
@@ -482,9 +499,9 @@ class CaptureReader:
                                 yield (link_type, time, body[20 : 20 + caplen],
                                        wire_length)  # fmt: skip
                             continue
+                    # Raises: the checks above failed.
                     self._check_block_rest(head, body, length, scapy.endian, offset)
                     self._read_epb(body, length, offset)
-                    raise AssertionError("an enhanced packet block passed all checks")
 
                 if length < 12 or length % 4 or length > _MAX_BLOCK:
                     raise CorruptCaptureError(
@@ -496,11 +513,11 @@ class CaptureReader:
                 body = self._read_block_rest(head, length, scapy.endian, offset)
                 if block_type == _EPB:
                     # Only a block too long for the inline read above.
-                    interface, ticks, data, wire_length = self._read_epb(
-                        body, length, offset
-                    )
-                    link_type, tsresol = interface
+                    record = self._read_epb(body, length, offset)
                     offset += length
+                    if record is None:
+                        continue
+                    (link_type, tsresol), ticks, data, wire_length = record
                     time = ticks / tsresol
                     if stamped:
                         nanoseconds = (ticks * 10**9 * 2 + tsresol) // (2 * tsresol)
@@ -536,11 +553,24 @@ class CaptureReader:
                 raise
             raise self._gzip_error(exc, offset) from exc
 
+    def _unknown_interface(self, interface, n_interfaces):
+        """Count a packet block whose interface its section did not describe."""
+        self.skipped[UNKNOWN_INTERFACE] += 1
+        if interface not in self.unknown_interfaces:
+            self.unknown_interfaces.add(interface)
+            self.notes.append(
+                f"{self.path}: pcapng packets name interface {interface}, which "
+                f"their section does not describe ({n_interfaces} described); "
+                "they are skipped"
+            )
+
     def _read_epb(self, body, length, offset):
         """The interface, time in ticks, data and wire length of a packet block.
 
         ``body`` is the block past its 8-byte header, trailing length
-        included. The interface is ``(link_type, ticks per second)``.
+        included. The interface is ``(link_type, ticks per second)``; None
+        for a block whose interface is not described (counted in
+        ``skipped``).
         """
         scapy = self._scapy
         if length < 32:
@@ -564,14 +594,8 @@ class CaptureReader:
             )
         interfaces = scapy.interfaces
         if interface >= len(interfaces):
-            # libpcap and Wireshark stop reading there too.
-            raise CorruptCaptureError(
-                "a pcapng enhanced packet block names an interface its section "
-                f"does not describe; an id below {len(interfaces)} is accepted; "
-                f"got interface id {interface}",
-                self.path,
-                offset,
-            )
+            self._unknown_interface(interface, len(interfaces))
+            return None
         link_type, _, options = interfaces[interface]
         return (
             (link_type & LINK_TYPE_MASK, options["tsresol"]),

@@ -58,9 +58,15 @@ def _expand_paths(paths):
             )
         folder = Path(path)
         if folder.is_dir():
-            files.extend(
-                sorted(str(child) for child in folder.iterdir() if child.is_file())
+            children = sorted(
+                str(child) for child in folder.iterdir() if child.is_file()
             )
+            if not children:
+                raise ValueError(
+                    "paths must name capture files or directories holding "
+                    f"some; the directory {os.fspath(path)!r} holds no file"
+                )
+            files.extend(children)
         elif folder.exists():
             # Keep the caller's spelling: sessions name their capture with it.
             files.append(os.fspath(path))
@@ -69,7 +75,24 @@ def _expand_paths(paths):
                 f"paths must name existing capture files or directories; "
                 f"{os.fspath(path)!r} does not exist"
             )
-    return files
+
+    # A file named twice (directly, or also through its folder) would give
+    # every session twice, on both sides of a later split: read it once.
+    seen, unique = set(), []
+    for file in files:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            unique.append(file)
+    if len(unique) < len(files):
+        warnings.warn(
+            f"{len(files) - len(unique)} "
+            "repeated names of capture files were left out: a file named "
+            "more than once (directly or through its folder) is read once",
+            CaptureWarning,
+            stacklevel=3,
+        )
+    return unique
 
 
 def _check_choice(name, value, choices):
@@ -337,6 +360,9 @@ def _read_capture(path, options, min_packets):
     if grouping.error is not None:
         stats.warnings.append(str(grouping.error))
         notes.append((CaptureWarning, f"read a capture in part: {grouping.error}"))
+    for message in grouping.notes:
+        stats.warnings.append(message)
+        notes.append((CaptureWarning, message))
     if grouping.unknown_links:
         links = ", ".join(str(link) for link in sorted(grouping.unknown_links))
         message = (

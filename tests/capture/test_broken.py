@@ -91,10 +91,6 @@ BROKEN = [
      r"at most its \d+ bytes are accepted; got 4294967295"),
     ("short-epb.pcapng", NG_HEAD + ng_block(6, bytes(8)), CorruptCaptureError,
      len(NG_HEAD), r"enhanced packet block cannot be read; .*; got 8 body bytes"),
-    ("unknown-interface.pcapng", NG_HEAD + ng_packet(3, 1, FIRST),
-     CorruptCaptureError, len(NG_HEAD),
-     r"names an interface its section does not describe; an id below 1 is "
-     r"accepted; got interface id 3"),
     ("short-idb.pcapng", ng_section() + ng_block(1, b"\x01\x00"), CorruptCaptureError,
      len(ng_section()), r"interface description block cannot be read"),
     ("truncated.pcap.gz", gzip.compress(PCAP)[:-12], TruncatedCaptureError, None,
@@ -247,3 +243,33 @@ def test_snapshot_length_does_not_lift_the_captured_length_bound(tmp_path):
         with pytest.warns(CaptureWarning, match="at most 262144"):
             sessions = read_sessions(path)
         assert sessions.stats.packets_read == 1
+
+
+def test_packets_of_an_undescribed_interface_are_skipped_and_counted(tmp_path):
+    # The block framing is sound: the packets after it are read.
+    path = tmp_path / "stray.pcapng"
+    path.write_bytes(NG_HEAD + ng_packet(5, 1, FIRST) + ng_packet(0, 2, SECOND)
+                     + ng_packet(5, 3, FIRST))  # fmt: skip
+    with pytest.warns(CaptureWarning, match=r"interface 5, which their section "
+                                            r"does not describe \(1 described\)"):
+        sessions = read_sessions(path)
+    stats = sessions.stats
+    assert (stats.packets_read, stats.packets_used) == (3, 1)
+    assert stats.packets_skipped == {"pcapng unknown interface": 2}
+    assert [s.protocol for s in sessions] == [17]
+    assert len(stats.warnings) == 1
+
+
+def test_a_capture_named_twice_is_read_once(tmp_path):
+    path = tmp_path / "a.pcap"
+    path.write_bytes(PCAP)
+    with pytest.warns(CaptureWarning, match="2 repeated names of capture files "
+                                            "were left out"):
+        sessions = read_sessions([path, tmp_path, str(path)])
+    assert sessions.stats.captures_read == 1
+    assert len(sessions) == 2
+
+
+def test_an_empty_directory_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="holds no file"):
+        read_sessions(tmp_path)
