@@ -198,7 +198,8 @@ class ExtractionStats:
         for path, reason in sorted(self.captures_failed.items()):
             lines.append(f"  failed capture {path}: {reason}")
         if self.warnings:
-            lines.append(f"{len(self.warnings)} warnings:")
+            count = len(self.warnings)
+            lines.append(f"{count} warning{'s' if count > 1 else ''}:")
             lines.extend(f"  {line}" for line in self.warnings)
         lines.append(f"{self.sessions} sessions")
         n_dropped = sum(self.sessions_dropped.values())

@@ -70,6 +70,7 @@ class _Splitter:
     """The packet hook of a grouping: each used record goes to its file."""
 
     def __init__(self, reader, out_dir, max_open):
+        self.reader = reader
         self.records = reader.stamped()
         self.current = None
         self.out_dir = out_dir
@@ -90,6 +91,14 @@ class _Splitter:
             self.file_header = None
             self.record_header = struct.Struct("<IIII").pack
             self.nanoseconds = True
+
+    @property
+    def skipped(self):
+        return self.reader.skipped
+
+    @property
+    def notes(self):
+        return self.reader.notes
 
     def __iter__(self):
         # The grouping reads the records through here; the hook below then
@@ -179,7 +188,10 @@ def split_capture(
     -------
     paths : list of str
         The files written, ordered as the sessions of :func:`read_sessions`
-        (by first packet time, then capture order).
+        (by first packet time, then capture order). Its ``stats`` attribute,
+        an :class:`ExtractionStats`, counts the packets read, written
+        (``packets_used``) and skipped by reason, and the sessions written
+        and dropped.
 
     Raises
     ------
@@ -207,12 +219,13 @@ def split_capture(
               on_error, 0, min_packets, None)  # fmt: skip
     _check_positive_int("max_open", max_open, "split_capture")
     out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
     # A budget of one byte: the grouping keeps one packet per session, the
     # files get them all.
     options = (unit, 1, idle_timeout, include_vlan, non_tcp_udp == "key", tunnels)
 
     with CaptureReader(path) as reader, _collection_paused():
+        # Only once the file is known to be a capture.
+        os.makedirs(out_dir, exist_ok=True)
         splitter = _Splitter(reader, out_dir, max_open)
         grouping = _Grouping(os.fspath(path), options)
         grouping.on_packet = splitter
@@ -222,17 +235,29 @@ def split_capture(
             splitter.writers.close()
 
     states = sorted(splitter.paths, key=lambda state: (state.first_time, state.seq))
-    written = []
+    written = _Written()
+    stats = written.stats = grouping.stats
+    stats.captures_read = 1
     for state in states:
         files = splitter.paths[state].values()
         if state.n_packets < min_packets:
             for name in files:
                 os.remove(name)
+            reason = f"fewer than {min_packets} packets"
+            stats.sessions_dropped[reason] += 1
+            stats.packets_used -= state.n_packets
+            stats.packets_skipped[f"in sessions of {reason}"] += state.n_packets
         else:
             written.extend(files)
+    stats.sessions = len(states) - sum(stats.sessions_dropped.values())
     if grouping.error is not None:
         if on_error == "raise":
             raise grouping.error
+        stats.warnings.append(str(grouping.error))
         warnings.warn(f"split a capture in part: {grouping.error}", CaptureWarning,
                       stacklevel=2)  # fmt: skip
     return written
+
+
+class _Written(list):
+    """The paths split_capture wrote; ``stats`` counts what was read."""
