@@ -46,17 +46,17 @@ _EPILOG_EVALUATE = """\
 example:
   skfocal evaluate model.keras test.npz -o runs/test
 
-DIR receives report.md, report.json, confusion_matrix.png and
-class_scores.png.
+OUTPUT (a folder) receives report.md, report.json, confusion_matrix.png
+and class_scores.png.
 """
 
 _EPILOG_PREDICT = """\
 example:
   skfocal predict model.keras captures/ -o predictions.csv
 
---layers, --unit and --n-bytes default to the settings the model was trained
-with (from model.json beside it), else to l7, session and the model's input
-size.
+--layers and --unit default to the settings the model was trained with
+(from model.json beside it), else to l7 and session; the number of bytes per
+session is always the model's input size.
 """
 
 _EPILOG_DEMO = """\
@@ -204,6 +204,9 @@ def _build_parser():
                             "(default: session)")
     split.add_argument("--min-packets", type=int, default=1,
                        help="leave out sessions with fewer packets (default: 1)")
+    split.add_argument("--strict", action="store_true",
+                       help="fail on a capture that is truncated or corrupt part "
+                            "of the way (default: split what precedes it)")
 
     train = commands.add_parser(
         "train", help="fit a focal-loss CNN and save it (.keras)",
@@ -303,6 +306,13 @@ def _extract(args):
             raise CommandError(f"no such capture file or folder: {path}")
     if args.labels and not os.path.isfile(args.labels):
         raise CommandError(f"no such flow table: {args.labels}")
+    # numpy adds the suffix itself; name the file it will write.
+    output = args.output if args.output.endswith(".npz") else args.output + ".npz"
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise CommandError(f"the output's folder does not exist: {folder}")
+    if os.path.isdir(output):
+        raise CommandError(f"the output is a folder, not an .npz file: {output}")
     transformer = PcapImageTransformer(
         layers=args.layers, n_bytes=args.n_bytes, anonymize=not args.no_anonymize
     )
@@ -340,9 +350,19 @@ def _extract(args):
         print(f"{int((~keep).sum())} sessions left out: their image was all zeros")
     X, y, groups = X[keep], y[keep], groups[keep]
     sessions = [s for s, k in zip(sessions, keep) if k]
+    if not len(X):
+        if not stats.captures_read:
+            why = "no capture could be read"
+        elif args.labels:
+            why = "no session matched a row of the flow table"
+        elif args.drop_empty and len(keep):
+            why = "every session's image was all zeros"
+        else:
+            why = "the captures hold no session"
+        raise CommandError(f"nothing to write: {why}; {output} not written")
 
     np.savez_compressed(
-        args.output, X=X, y=y.astype(str), groups=groups.astype(str),
+        output, X=X, y=y.astype(str), groups=groups.astype(str),
         protocol=np.asarray([s.protocol or 0 for s in sessions], dtype=np.int16),
         src=np.asarray([s.src or "" for s in sessions], dtype=str),
         sport=np.asarray([s.sport or 0 for s in sessions], dtype=np.int32),
@@ -357,7 +377,7 @@ def _extract(args):
             "anonymize": not args.no_anonymize,
         })),
     )
-    print(f"wrote {len(X)} session images of {args.n_bytes} bytes to {args.output}")
+    print(f"wrote {len(X)} session images of {args.n_bytes} bytes to {output}")
     return 0
 
 
@@ -369,11 +389,18 @@ def _split(args):
     if args.min_packets < 1:
         raise CommandError(f"--min-packets must be 1 or more; got {args.min_packets}")
     logging.getLogger("scapy").setLevel(logging.ERROR)
-    try:
-        written = split_capture(args.capture, args.output, unit=args.unit,
-                                min_packets=args.min_packets, on_error="raise")
-    except CaptureError as exc:
-        raise CommandError(str(exc)) from None
+    with warnings.catch_warnings():
+        # The summary lists what was read in part; a warning would repeat it.
+        warnings.simplefilter("ignore")
+        try:
+            written = split_capture(
+                args.capture, args.output, unit=args.unit,
+                min_packets=args.min_packets,
+                on_error="raise" if args.strict else "warn",
+            )
+        except CaptureError as exc:
+            raise CommandError(str(exc)) from None
+    print(written.stats.summary())
     print(f"wrote {len(written)} session captures to {args.output}")
     return 0
 
@@ -440,9 +467,16 @@ def _extraction(paths):
 
 
 def _compare(args):
+    from sklearn.base import clone
+
     from skfocal.comparison import compare, make_settings
     from skfocal.reports import format_class_report, format_summary
 
+    if args.cv < 2:
+        raise CommandError(f"--cv must be 2 or more folds; received {args.cv}")
+    if not 0 < args.test_size < 1:
+        raise CommandError(
+            f"--test-size must be a fraction in (0, 1); received {args.test_size}")
     X, y = _load_named(args.data)
     labels, counts = np.unique(y, return_counts=True)
     small = labels[counts < args.min_class_size]
@@ -468,6 +502,12 @@ def _compare(args):
     estimator = FocalCNNClassifier(epochs=args.epochs, batch_size=args.batch_size,
                                    random_state=args.random_state,
                                    verbose=max(args.verbose - 1, 0))
+    # Refuse a bad --alphas or --gamma now, not after the first settings ran.
+    for _, grid in settings:
+        clone(estimator).set_params(**{
+            key[len("cnn__"):]: values[0]
+            for key, values in grid.items() if key.startswith("cnn__")
+        })._validate_params()
     print(f"settings: {', '.join(name for name, _ in settings)}; "
           f"{args.cv}-fold stratified CV, then a held-out test of "
           f"{args.test_size:.0%} (seed {args.random_state})", flush=True)
@@ -862,9 +902,18 @@ def main(argv=None):
     }[args.command]
     try:
         return handler(args)
-    except CommandError as exc:
-        print(f"skfocal {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (CommandError, ValueError) as exc:
+        # ValueError covers the library's checks of parameters and data
+        # (scikit-learn's InvalidParameterError, CaptureError): their
+        # messages name what was wrong, so a traceback adds nothing.
+        message = str(exc)
+    except OSError as exc:
+        # A file that cannot be read or written: say which and why.
+        message = exc.strerror or str(exc)
+        if exc.filename is not None:
+            message = f"{message}: {exc.filename}"
+    print(f"skfocal {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

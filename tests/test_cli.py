@@ -71,6 +71,52 @@ def test_extract_without_labels_keeps_every_session(labelled_capture, tmp_path):
     assert not data["X"][:, :12].any()  # MAC addresses anonymised
 
 
+@pytest.mark.parametrize("argv, message", [
+    # Errors raised by the library's checks, not by the command's own.
+    (["extract", "CAPTURE", "--n-bytes", "783", "-o", "o.npz"],
+     "n_bytes must be a square number"),
+    (["extract", "CAPTURE", "-o", "nowhere/o.npz"], "output's folder does not exist"),
+    (["extract", "CAPTURE", "--labels", "CAPTURE", "-o", "o.npz"],
+     "is not UTF-8 text; a CSV file is accepted"),
+    (["extract", "CAPTURE", "--labels", "TEXT", "-o", "o.npz"], "lacks the columns"),
+    (["extract", "EMPTY", "-o", "o.npz"], "holds no file"),
+    (["extract", "JUNK", "-o", "o.npz"], "nothing to write: no capture could be read"),
+    (["extract", "CAPTURE", "--labels", "OTHER_TABLE", "-o", "o.npz"],
+     "nothing to write: no session matched a row of the flow table"),
+    (["split", "CAPTURE", "-o", "CAPTURE"], "File exists"),
+    (["compare", "DATA", "--alphas", "1.5", "-o", "out"], "'alpha' parameter"),
+    (["compare", "DATA", "--cv", "1", "-o", "out"], "--cv must be 2 or more"),
+    (["compare", "DATA", "--test-size", "2", "-o", "out"], "--test-size must be"),
+])
+def test_library_errors_are_one_line_and_exit_2(argv, message, labelled_capture,
+                                                tmp_path, monkeypatch, capsys):
+    capture, _ = labelled_capture
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.pcap").write_bytes(b"junk")
+    (tmp_path / "text.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "other.csv").write_text(
+        HEADER + "other.pcap,TCP,10.0.0.1,1000,10.0.0.2,80,True,HTTP,HTTP,Web\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", X=rng.integers(0, 255, (40, 784)),
+             y=np.array(["a", "b"] * 20))
+    names = {"CAPTURE": str(capture), "EMPTY": "empty", "JUNK": "junk.pcap",
+             "OTHER_TABLE": "other.csv", "DATA": "data.npz", "TEXT": "text.csv"}
+    argv = [names.get(a, a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"skfocal {argv[0]}: error: ") and err.count("\n") == 1
+    assert message in err
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_extract_names_the_file_numpy_writes(labelled_capture, tmp_path, capsys):
+    capture, _ = labelled_capture
+    assert main(["extract", str(capture), "-o", str(tmp_path / "rows")]) == 0
+    assert (tmp_path / "rows.npz").exists()
+    assert f"to {tmp_path / 'rows.npz'}" in capsys.readouterr().out
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["extract", str(tmp_path / "nope.pcap"), "-o", "x.npz"]) == 2
     err = capsys.readouterr().err
@@ -272,6 +318,12 @@ def test_split_a_real_capture(ustc_dir, tmp_path, capsys):
     assert main(["split", str(capture), "-o", str(tmp_path)]) == 0
     sessions = read_sessions(capture)
     files = list(tmp_path.glob("*.pcap"))
-    assert len(files) == len(sessions) == int(
-        capsys.readouterr().out.split()[1])
+    printed = capsys.readouterr().out
+    wrote = next(line for line in printed.splitlines() if line.startswith("wrote"))
+    assert len(files) == len(sessions) == int(wrote.split()[1])
     assert sum(s.n_packets for s in sessions) == sessions.stats.packets_used
+    # What the files leave out is said, by reason.
+    stats = sessions.stats
+    assert (f"{stats.packets_read} packets: {stats.packets_used} used, "
+            f"{sum(stats.packets_skipped.values())} skipped") in printed
+    assert "skipped 1492 packets: not tcp/udp" in printed

@@ -35,6 +35,12 @@ class LabellingReport:
         port): their sessions were paired with the rows in time order.
     unmatched_rows : list of dict
         The rows no session matched, for inspection.
+    rows_elsewhere : int
+        Rows naming a capture none of the sessions came from (a capture
+        not read, or read without any session); not counted in ``rows``.
+    rows_other_transport : int
+        Rows of those captures whose transport is neither TCP nor UDP; not
+        counted in ``rows``.
 
     Examples
     --------
@@ -49,6 +55,8 @@ class LabellingReport:
     sessions_unlabelled: int = 0
     ambiguous: int = 0
     unmatched_rows: list = field(default_factory=list, repr=False)
+    rows_elsewhere: int = 0
+    rows_other_transport: int = 0
 
     @property
     def match_rate(self):
@@ -61,7 +69,9 @@ class LabellingReport:
             f"{self.rows_matched} of {self.rows} labelled flows matched to a "
             f"session ({100 * self.match_rate:.1f}%); {self.sessions_labelled} "
             f"sessions labelled, {self.sessions_unlabelled} left out without a "
-            f"label; {self.ambiguous} ambiguous endpoint pairs"
+            f"label; {self.ambiguous} ambiguous endpoint pairs; not counted: "
+            f"{self.rows_elsewhere} rows of captures that gave no session, "
+            f"{self.rows_other_transport} rows of other transports"
         )
 
 
@@ -79,17 +89,24 @@ def _key(capture, protocol, a, a_port, b, b_port):
 
 
 def _read_table(flows, label_column):
-    with open(flows, newline="") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        missing = [c for c in (*_REQUIRED, label_column) if c not in columns]
-        if missing:
-            raise ValueError(
-                f"The flow table {os.fspath(flows)!r} lacks the columns "
-                f"{missing}; it needs {list(_REQUIRED)} and the label column. "
-                f"Received columns: {columns}"
-            )
-        return list(reader)
+    try:
+        with open(flows, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            missing = [c for c in (*_REQUIRED, label_column) if c not in columns]
+            if missing:
+                raise ValueError(
+                    f"The flow table {os.fspath(flows)!r} lacks the columns "
+                    f"{missing}; it needs {list(_REQUIRED)} and the label "
+                    f"column. Received columns: {columns}"
+                )
+            return list(reader)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"The flow table {os.fspath(flows)!r} is not UTF-8 text; a CSV "
+            f"file is accepted. Received a byte {exc.object[exc.start]:#04x} "
+            f"at position {exc.start} that UTF-8 does not allow there."
+        ) from None
 
 
 def label_sessions(sessions, flows, *, label_column="category"):
@@ -142,9 +159,11 @@ def label_sessions(sessions, flows, *, label_column="category"):
     report = LabellingReport()
     for row in rows:
         if row["pcap"] not in captures:
+            report.rows_elsewhere += 1
             continue
         protocol = _TRANSPORTS.get(row["transport"].strip().upper())
         if protocol is None:
+            report.rows_other_transport += 1
             continue
         report.rows += 1
         key = _key(row["pcap"], protocol, row["src"], row["sport"],

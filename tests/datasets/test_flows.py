@@ -21,6 +21,8 @@ def test_rows_match_by_unordered_endpoints_and_transport(tmp_path):
         + "a.pcap,UDP,10.0.0.1,53000,10.0.0.9,53,True,DNS,DNS,Network\n"
         + "b.pcap,UDP,2001:db8:0:0::1,5000,2001:db8::2,443,True,QUIC,QUIC,Web\n"
         + "a.pcap,TCP,10.0.0.7,1,10.0.0.8,2,True,TLS,TLS,Web\n"
+        + "c.pcap,TCP,10.0.0.1,1,10.0.0.2,2,True,TLS,TLS,Web\n"
+        + "a.pcap,SCTP,10.0.0.1,1,10.0.0.2,2,True,S1AP,S1AP,Network\n"
     )
     sessions = SessionList([
         # The server spoke first here: the pair is the same, reversed.
@@ -38,6 +40,9 @@ def test_rows_match_by_unordered_endpoints_and_transport(tmp_path):
     assert (report.rows, report.rows_matched) == (4, 3)
     assert (report.sessions_labelled, report.sessions_unlabelled) == (3, 1)
     assert report.unmatched_rows[0]["src"] == "10.0.0.7"
+    # Rows that could not match are counted apart, not lost.
+    assert (report.rows_elsewhere, report.rows_other_transport) == (1, 1)
+    assert "1 rows of captures that gave no session" in report.summary()
 
     _, y_app, _ = label_sessions(sessions, table, label_column="master")
     assert list(y_app) == ["HTTP", "DNS", "QUIC"]
@@ -75,3 +80,8 @@ def test_ndpi_captures_are_mostly_labelled(ndpi_dir):
     assert report.match_rate >= 0.95, report.summary()
     assert len(X) == len(y) == len(groups) == report.sessions_labelled
     assert "Web" in set(y) and len(np.unique(groups)) > 300
+    # Every row of the table is accounted for.
+    with open(ndpi_dir / "flows.csv") as f:
+        n_rows = sum(1 for _ in f) - 1
+    assert report.rows + report.rows_elsewhere + report.rows_other_transport \
+        == n_rows
