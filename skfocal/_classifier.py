@@ -37,7 +37,7 @@ from sklearn.utils.validation import (  # noqa: E402
 )
 
 from skfocal._network import build_cnn, square_side  # noqa: E402
-from skfocal.losses import FocalLoss, compute_class_weights  # noqa: E402
+from skfocal.losses import FocalLoss, _weights  # noqa: E402
 
 __all__ = ["FocalCNNClassifier"]
 
@@ -491,13 +491,9 @@ class FocalCNNClassifier(KerasClassifier):
         alpha = self.alpha
         if alpha is None or isinstance(alpha, Real):
             return np.ones(len(self.classes_)), alpha
-        weights = compute_class_weights(
-            y,
-            alpha,
-            classes=self.classes_,
-            alpha_scale=self.alpha_scale,
-            beta=self.beta,
-        )
+        # Errors name the classifier's parameter, alpha.
+        weights = _weights(y, alpha, self.classes_, self.alpha_scale, self.beta,
+                           "alpha")
         return weights, weights.tolist()
 
     def _new_optimizer(self):

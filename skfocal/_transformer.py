@@ -251,6 +251,13 @@ class PcapImageTransformer(TransformerMixin, BaseEstimator):
             if isinstance(item, Session):
                 sessions.append(item)
             elif isinstance(item, (str, os.PathLike)):
+                if os.path.isdir(item):
+                    raise ValueError(
+                        "X must hold capture files, each one sample; a folder "
+                        "is not one capture. Received the folder "
+                        f"{os.fspath(item)!r}; pass its files, or the sessions "
+                        "read_sessions reads from it."
+                    )
                 read = read_sessions(item, unit="capture", max_bytes=self.n_bytes,
                                      on_error="raise")
                 # An empty capture is still one sample: an all-zero row.

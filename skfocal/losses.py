@@ -414,6 +414,11 @@ def compute_class_weights(y, mode, *, classes=None, alpha_scale=10.0, beta=0.999
     >>> compute_class_weights(["a", "a", "a", "b"], "balanced")
     array([0.66666667, 2.        ])
     """
+    return _weights(y, mode, classes, alpha_scale, beta, "mode")
+
+
+def _weights(y, mode, classes, alpha_scale, beta, name):
+    """compute_class_weights, with errors naming ``mode`` as ``name``."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional; got shape {y.shape!r}.")
@@ -424,23 +429,23 @@ def compute_class_weights(y, mode, *, classes=None, alpha_scale=10.0, beta=0.999
         unknown = [label for label in mode if label not in set(classes.tolist())]
         if unknown:
             raise ValueError(
-                "mode dict keys must be class labels among "
+                f"{name} dict keys must be class labels among "
                 f"{classes.tolist()!r}; got unknown keys {unknown!r}."
             )
         weights = [float(mode.get(label, 1.0)) for label in classes.tolist()]
-        return _check_weight_vector(weights, "mode")
+        return _check_weight_vector(weights, name)
     if not isinstance(mode, str):
-        weights = _check_weight_vector(mode, "mode")
+        weights = _check_weight_vector(mode, name)
         if weights.size != n_classes:
             raise ValueError(
-                f"mode must hold one weight per class ({n_classes}); got "
+                f"{name} must hold one weight per class ({n_classes}); got "
                 f"{weights.size} weights."
             )
         return weights
     if mode not in _WEIGHT_MODES:
         raise ValueError(
-            f"mode must be one of {_WEIGHT_MODES!r}, a dict or a sequence; "
-            f"got mode={mode!r}."
+            f"{name} must be one of {_WEIGHT_MODES!r}, a dict or a sequence; "
+            f"got {name}={mode!r}."
         )
 
     counts = np.array([np.sum(y == label) for label in classes], dtype=np.float64)

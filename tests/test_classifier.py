@@ -140,7 +140,9 @@ def test_invalid_parameters(data, params, match):
     [
         ({"filters": (8, 8)}, "filters must hold 3 positive integers"),
         ({"early_stopping": True}, "early_stopping=True needs validation data"),
-        ({"alpha": [1.0, 2.0]}, "one weight per class \\(3\\)"),
+        ({"alpha": [1.0, 2.0]}, "^alpha must hold one weight per class \\(3\\)"),
+        ({"alpha": {"zz": 2.0}}, "^alpha dict keys must be class labels"),
+        ({"alpha": [1.0, 2.0, -1.0]}, "^alpha must"),
     ],
 )
 def test_invalid_parameter_combinations(data, params, match):

@@ -105,6 +105,8 @@ def test_a_capture_path_is_one_sample(http_capture, tmp_path):
     assert bytes(rows[0, :14]) == b"GET / HTTP/1.1"
     assert not rows[1].any()
     np.testing.assert_array_equal(rows[0], rows[2])
+    with pytest.raises(ValueError, match="a folder is not one capture"):
+        PcapImageTransformer().transform([path, tmp_path])
 
 
 def test_float32_output_is_scaled():
