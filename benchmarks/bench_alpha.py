@@ -219,6 +219,10 @@ def main(argv=None):
                         help="names of the settings to run (default: all)")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the figures from the JSON in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in --out's JSON (same "
+                             "dataset, epochs, batch size and settings) and "
+                             "run only the others")
     args = parser.parse_args(argv)
     if args.dataset == "ndpi" and args.out == _common.RESULTS / NAME:
         args.out = _common.RESULTS / f"{NAME}_ndpi"
@@ -268,7 +272,17 @@ def main(argv=None):
     runs = {name: [] for name, _, _ in settings}
     confusion = {name: np.zeros((len(labels),) * 2, dtype=int)
                  for name, _, _ in settings}
+    done, earlier_s = [], 0.0
+    if args.resume:
+        done, earlier_s = _resume(args, epochs, settings, labels, runs,
+                                  confusion)
+        print(f"resumed: seeds {done} read from {args.out}/{NAME}.json",
+              flush=True)
+        if set(seeds) <= set(done):
+            raise SystemExit(f"--resume: seeds {seeds} are all done")
     for seed in seeds:
+        if seed in done:
+            continue
         fitted = {}
         for name, kind, params in settings:
             start = _common.Clock()
@@ -302,7 +316,7 @@ def main(argv=None):
         payload = {
             "benchmark": NAME, "dataset": args.dataset, "quick": args.quick,
             "seeds": seeds,
-            "seeds_done": seeds[:seeds.index(seed) + 1], "epochs": epochs,
+            "seeds_done": [s for s in seeds if s in done or s <= seed], "epochs": epochs,
             "batch_size": args.batch_size, "split": split,
             "duplicates": duplicates, "labels": labels.tolist(),
             "minority_classes": minority,
@@ -311,7 +325,7 @@ def main(argv=None):
             "best_setting": best["setting"], "results": results,
             "paper_table_2": PAPER if args.dataset == "iscx" else None,
             "environment": _common.environment(),
-            "elapsed_s": clock(),
+            "elapsed_s": earlier_s + clock(),
         }
         _common.write_outputs(args.out, NAME, payload, tables)
         _bars_figure(results, minority, args.out / f"{NAME}.png")
@@ -323,6 +337,34 @@ def main(argv=None):
     print()
     print("\n\n".join(tables))
     return payload
+
+
+def _resume(args, epochs, settings, labels, runs, confusion):
+    """Fill ``runs`` and ``confusion`` from an earlier, interrupted run.
+
+    Returns the seeds it had finished and the time it took. Refuses a JSON
+    written with other settings, since its seeds would not be comparable.
+    """
+    import json
+
+    path = args.out / f"{NAME}.json"
+    if not path.exists():
+        raise SystemExit(f"--resume: {path} does not exist")
+    with open(path) as f:
+        earlier = json.load(f)
+    wanted = {"dataset": args.dataset, "quick": args.quick, "epochs": epochs,
+              "batch_size": args.batch_size, "labels": labels.tolist(),
+              "settings": [name for name, _, _ in settings]}
+    found = dict(earlier, settings=[r["setting"] for r in earlier["results"]])
+    differ = [k for k in wanted if found.get(k) != wanted[k]]
+    if differ:
+        raise SystemExit(f"--resume: {path} was written with other "
+                         f"{', '.join(differ)}; run without --resume")
+    for r in earlier["results"]:
+        runs[r["setting"]].extend(r["per_seed"])
+        confusion[r["setting"]] += np.asarray(
+            r["confusion_matrix_summed_over_seeds"], dtype=int)
+    return earlier["seeds_done"], float(earlier.get("elapsed_s", 0.0))
 
 
 def _result(name, kind, params, runs, confusion, minority):
