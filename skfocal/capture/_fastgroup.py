@@ -14,13 +14,22 @@ from skfocal.capture._state import (
     TCP_RST,
     TCP_SYN,
     TCP_SYN_ACK,
-    OpenSession,
+    address_text,
+    new_session,
 )
 
 # Packet.__new__ fills defaults in Python; all eight fields are at hand.
 _new_tuple = tuple.__new__
 
 _HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+class KeyCollision(Exception):
+    """Two different session keys of a capture share one 64-bit digest.
+
+    The fast path tells keys apart by their digests; the caller reads the
+    capture on the general path instead, which compares whole keys.
+    """
 
 
 def batch_keys(batch, bidirectional, include_vlan):
@@ -30,18 +39,28 @@ def batch_keys(batch, bidirectional, include_vlan):
     index; the two endpoints' addresses (big-endian, so that comparing the
     words compares the packed addresses) and their ports. For a session,
     the endpoints come in the order :meth:`_Grouping.run` puts them in.
+    Each key is known by a 64-bit digest of its row.
 
     Returns
     -------
-    keys : list of bytes
-        The distinct keys, as bytes for the table of open sessions.
+    digests : ndarray of shape (n_keys,), dtype=uint64
+        The distinct keys' digests, sorted.
+    rows : ndarray of shape (n_keys, 6), dtype=uint64
+        The distinct keys, in the order of ``digests``.
     key_ids : ndarray of shape (n_packets,)
-        Each packet's index into ``keys``.
+        Each packet's index into ``digests``.
+    order : ndarray of shape (n_packets,)
+        The packets sorted by key, then in capture order.
     ways : ndarray of shape (n_packets,)
         The ``OpenSession.closing`` bit a FIN of each packet sets:
         ``FIN_ONE_WAY`` from the key's first endpoint, ``FIN_OTHER_WAY``
         from its second, ``FIN_BOTH_WAYS`` for a flow or a session between
         an endpoint and itself.
+
+    Raises
+    ------
+    KeyCollision
+        If two different keys of the batch have the same digest.
     """
     src = batch.src.view(">u8").astype(np.uint64)
     dst = batch.dst.view(">u8").astype(np.uint64)
@@ -71,21 +90,28 @@ def batch_keys(batch, bidirectional, include_vlan):
     rows[:, 3:5] = dst
     rows[:, 5] = sport << np.uint64(16) | dport
 
-    # Sorting 64-bit hashes is much faster than sorting 48-byte rows; a
-    # collision is caught by the comparison below and sorts the rows then.
+    # Sorting 64-bit digests is much faster than sorting 48-byte rows.
+    digest = key_digests(rows)
+    order = np.argsort(digest, kind="stable")
+    ordered = digest[order]
+    group_first = np.empty(len(order), dtype=bool)
+    group_first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=group_first[1:])
+    key_ids = np.empty(len(order), dtype=np.int64)
+    key_ids[order] = np.cumsum(group_first) - 1
+    first = order[group_first]
+    if not np.array_equal(rows, rows[first][key_ids]):
+        raise KeyCollision
+    return ordered[group_first], rows[first], key_ids, order, ways
+
+
+def key_digests(rows):
+    """A 64-bit digest of each key row (multiply-xor over its six words)."""
     digest = rows[:, 0].copy()
     for column in range(1, 6):
         digest = (digest * _HASH) ^ rows[:, column]
     digest ^= digest >> np.uint64(29)
-    _, first, key_ids = np.unique(digest, return_index=True, return_inverse=True)
-    if not np.array_equal(rows, rows[first][key_ids]):
-        _, first, key_ids = np.unique(
-            rows, axis=0, return_index=True, return_inverse=True
-        )
-    key_ids = key_ids.ravel()
-    data = rows[first].tobytes()
-    keys = [data[start : start + 48] for start in range(0, len(data), 48)]
-    return keys, key_ids, ways
+    return digest
 
 
 def _closing_bits(flags, ways):
@@ -99,36 +125,34 @@ _STATES = np.arange(8, dtype=np.int8)
 _RESTARTS = (_STATES & RST_SEEN != 0) | (_STATES & FIN_BOTH_WAYS == FIN_BOTH_WAYS)
 
 
-def _splits(time, flags, bits, group_first, carried, options):
+def _splits(time, flags, bits, group_first, carried, sessions, options):
     """Where a packet starts a new session of a key that already had one.
 
     Packets come sorted by key, then capture order. ``carried`` holds, per
-    packet, the open session its key had before the batch (None if none)
-    -- only read at the first packet of each key.
+    key, the row in ``sessions`` of the session it had open before the
+    batch (-1 if none).
 
     A gap above ``idle_timeout`` since the key's previous packet splits;
     so does a SYN without ACK when the session saw a RST, or a FIN both
     ways (see :func:`_restarts`).
     """
     n = len(time)
-    has_state = np.array([state is not None for state in carried], dtype=bool)
-
-    previous = np.empty(n)
-    previous[1:] = time[:-1]
-    previous[group_first] = [
-        state.last_time if state is not None else np.nan for state in carried
-    ]
+    has_state = carried >= 0
+    rows = np.maximum(carried, 0)
     idle_timeout = options[2]
     if idle_timeout is None:
         idle = np.zeros(n, dtype=bool)
     else:
+        previous = np.empty(n)
+        previous[1:] = time[:-1]
+        previous[group_first] = np.where(has_state, sessions.last_time[rows], np.nan)
         # NaN (no session yet) compares False: no split.
         with np.errstate(invalid="ignore"):
             idle = time - previous > idle_timeout
 
     syn = flags & TCP_SYN_ACK == TCP_SYN
-    closing = [0 if state is None else state.closing for state in carried]
-    return idle | _restarts(syn, bits, idle, group_first, closing), has_state
+    closing = np.where(has_state, sessions.closing[rows], 0)
+    return idle | _restarts(syn, bits, idle, group_first, closing)
 
 
 def _restarts(syn, bits, idle, group_first, closing):
@@ -175,86 +199,191 @@ def _restarts(syn, bits, idle, group_first, closing):
     return restart
 
 
-def group_batch(batch, keys, key_ids, ways, table, closed, n_used, options,
-                link_type, kinds):  # fmt: skip
-    """Add one batch's packets to the open sessions in ``table``.
+def group_batch(batch, keys, sessions, n_used, options, kinds):
+    """Add one batch's packets to the sessions of ``sessions``.
 
-    Sessions that end inside the batch go to ``closed``. The byte budget
-    is applied to totals over all of a session's packets, kept or not:
-    while the network total is below ``max_bytes`` every packet is kept,
-    and after it only packets with payload are, while the payload total is
-    below it; a packet left out then has no payload, or comes after the
-    payload total reached the budget. Both give what run() keeps.
+    ``sessions`` is the capture's :class:`SessionArrays`: its open sessions
+    take the packets of their keys, and a packet that starts a new session
+    adds a row. The byte budget is applied to totals over all of a
+    session's packets, kept or not: while the network total is below
+    ``max_bytes`` every packet is kept, and after it only packets with
+    payload are, while the payload total is below it; a packet left out
+    then has no payload, or comes after the payload total reached the
+    budget. Both give what run() keeps.
     """
     unit, max_bytes = options[:2]
+    digests, key_rows, key_ids, order, ways = keys
     n = len(key_ids)
-    order = np.argsort(key_ids, kind="stable")
     sorted_ids = key_ids[order]
     group_first = np.empty(n, dtype=bool)
     group_first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=group_first[1:])
 
-    states = [table.get(key) for key in keys]
-    carried = [states[key] for key in sorted_ids[group_first].tolist()]
+    # The keys' ids are 0..n_keys-1, so the k-th run of packets is key k.
+    carried = sessions.find(digests, key_rows)
     time = batch.time[order]
     flags = batch.flags[order]
     bits = _closing_bits(flags, ways[order])
     if unit == "capture":
         split = np.zeros(n, dtype=bool)
-        has_state = np.array([carried[0] is not None])
     else:
-        split, has_state = _splits(time, flags, bits, group_first, carried,
-                                   options)  # fmt: skip
+        split = _splits(time, flags, bits, group_first, carried, sessions,
+                        options)  # fmt: skip
 
-    # Segments: runs of one session within the sorted packets.
+    # Segments: runs of one session within the sorted packets. The first
+    # segment of a key goes on with its open session, unless it splits.
     begins = group_first | split
     firsts = np.flatnonzero(begins)
     segment = np.cumsum(begins) - 1
-    continued = np.zeros(n, dtype=bool)
-    continued[group_first] = has_state
-    continued = continued[firsts] & ~split[firsts]
+    rows = carried[sorted_ids[firsts]]
+    new = (rows < 0) | split[firsts]
+    rows[new] = sessions.open(batch, order[firsts[new]], n_used, unit)
 
     end = batch.end[order]
     network = end - batch.network[order]
     payload = end - batch.payload[order]
-    base_network = np.zeros(len(firsts), dtype=np.int64)
-    base_payload = np.zeros(len(firsts), dtype=np.int64)
-    for index in np.flatnonzero(continued).tolist():
-        state = states[sorted_ids[firsts[index]]]
-        base_network[index] = state.network_bytes
-        base_payload[index] = state.payload_bytes
-    total_network = _segment_totals(network, firsts, segment, base_network)
-    total_payload = _segment_totals(payload, firsts, segment, base_payload)
+    total_network = _segment_totals(network, firsts, segment,
+                                    sessions.network_bytes[rows])  # fmt: skip
+    total_payload = _segment_totals(payload, firsts, segment,
+                                    sessions.payload_bytes[rows])  # fmt: skip
     keep = (total_network < max_bytes) | ((payload > 0) & (total_payload < max_bytes))
 
-    # Per segment: counts and sums for the session, then its state.
-    counts = np.diff(firsts, append=n).tolist()
-    sizes = np.add.reduceat(batch.size[order], firsts).tolist()
-    networks = np.add.reduceat(network, firsts).tolist()
-    payloads = np.add.reduceat(payload, firsts).tolist()
-    finished = np.bitwise_or.reduceat(bits, firsts).tolist()
-    lasts = time[np.append(firsts[1:], n) - 1].tolist()
-    rows = order[firsts]
-    segment_states = []
-    fields = _first_fields(batch, rows, unit)
-    for index, key in enumerate(sorted_ids[firsts].tolist()):
-        if continued[index]:
-            state = states[key]
-        else:
-            if states[key] is not None:
-                closed.append(states[key])
-            state = states[key] = _open(fields, index, n_used, link_type, unit)
-        state.n_packets += counts[index]
-        state.n_bytes += sizes[index]
-        state.last_time = lasts[index]
-        state.network_bytes += networks[index]
-        state.payload_bytes += payloads[index]
-        state.closing |= finished[index]
-        segment_states.append(state.packets)
-    for key, state in zip(keys, states):
-        table[key] = state
+    # A batch's segments are distinct sessions: plain indexing adds up.
+    sessions.n_packets[rows] += np.diff(firsts, append=n)
+    sessions.n_bytes[rows] += np.add.reduceat(batch.size[order], firsts)
+    sessions.network_bytes[rows] += np.add.reduceat(network, firsts)
+    sessions.payload_bytes[rows] += np.add.reduceat(payload, firsts)
+    sessions.closing[rows] |= np.bitwise_or.reduceat(bits, firsts)
+    sessions.last_time[rows] = time[np.append(firsts[1:], n) - 1]
+    # Each key's session is now that of its last segment.
+    last = np.append(np.flatnonzero(group_first)[1:], n) - 1
+    sessions.reopen(digests, key_rows, rows[segment[last]])
 
-    _keep_packets(batch, order[keep], segment[keep], segment_states, kinds)
+    _keep_packets(batch, order[keep], rows[segment[keep]], sessions.packets, kinds)
+
+
+class SessionArrays:
+    """The sessions of one capture on the fast path, a row each, as arrays.
+
+    Rows are added as sessions start and never removed: a session that
+    ends stays where it is. Each key seen has the row of its latest
+    session, looked up by the key's digest in a sorted array (a dict of
+    bytes keys costs more in Python than all the numpy work of a batch).
+    :meth:`close` turns the rows into Sessions.
+
+    Parameters
+    ----------
+    link_type : int
+        The capture's link type, given to every session.
+    """
+
+    _INTEGERS = ("seq", "protocol", "width", "sport", "dport", "n_packets",
+                 "n_bytes", "network_bytes", "payload_bytes", "closing")  # fmt: skip
+    _FLOATS = ("first_time", "last_time")
+    _ADDRESSES = ("src", "dst")
+
+    def __init__(self, link_type):
+        self.link_type = link_type
+        self.size = 0
+        self.packets = []
+        self._allocate(1024)
+        # The keys seen, sorted by digest; each one's latest session.
+        self.digests = np.zeros(0, dtype=np.uint64)
+        self.keys = np.zeros((0, 6), dtype=np.uint64)
+        self.latest = np.zeros(0, dtype=np.int64)
+
+    def find(self, digests, keys):
+        """The row of each key's latest session, -1 for a key not seen yet.
+
+        Raises KeyCollision if a key has the digest of another one seen.
+        """
+        if not len(self.digests):
+            return np.full(len(digests), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.digests, digests), len(self.digests) - 1)
+        seen = self.digests[at] == digests
+        if not np.array_equal(self.keys[at[seen]], keys[seen]):
+            raise KeyCollision
+        return np.where(seen, self.latest[at], -1)
+
+    def reopen(self, digests, keys, rows):
+        """Record ``rows`` as the latest sessions of the keys ``digests``."""
+        at = np.searchsorted(self.digests, digests)
+        inside = at < len(self.digests)
+        seen = np.zeros(len(digests), dtype=bool)
+        seen[inside] = self.digests[at[inside]] == digests[inside]
+        self.latest[at[seen]] = rows[seen]
+        fresh = ~seen
+        if fresh.any():
+            # Both are sorted: inserting at the search positions keeps order.
+            where = at[fresh]
+            self.digests = np.insert(self.digests, where, digests[fresh])
+            self.keys = np.insert(self.keys, where, keys[fresh], axis=0)
+            self.latest = np.insert(self.latest, where, rows[fresh])
+
+    def _allocate(self, capacity):
+        old, self.capacity = self.size, capacity
+        for names, dtype, shape in ((self._INTEGERS, np.int64, ()),
+                                    (self._FLOATS, np.float64, ()),
+                                    (self._ADDRESSES, np.uint8, (16,))):  # fmt: skip
+            for name in names:
+                array = np.zeros((capacity, *shape), dtype=dtype)
+                if old:
+                    array[:old] = getattr(self, name)[:old]
+                setattr(self, name, array)
+
+    def open(self, batch, rows, n_used, unit):
+        """Add a session for each packet of ``rows``, its first; their rows."""
+        k = len(rows)
+        start = self.size
+        if start + k > self.capacity:
+            self._allocate(max(2 * self.capacity, start + k))
+        new = slice(start, start + k)
+        self.size += k
+        # A session's sequence number is its first packet's among those used.
+        self.seq[new] = 0 if unit == "capture" else n_used + rows + 1
+        self.first_time[new] = self.last_time[new] = batch.time[rows]
+        for name in ("protocol", "width", "sport", "dport", "src", "dst"):
+            getattr(self, name)[new] = getattr(batch, name)[rows]
+        self.packets.extend([] for _ in range(k))
+        return np.arange(start, start + k)
+
+    def close(self, capture, unit):
+        """The Sessions, in order of first packet (then of first seen)."""
+        size = self.size
+        order = np.lexsort((self.seq[:size], self.first_time[:size]))
+        first_time = self.first_time[order].tolist()
+        n_packets = self.n_packets[order].tolist()
+        n_bytes = self.n_bytes[order].tolist()
+        packets = self.packets
+        if unit == "capture":
+            return [new_session(capture, None, None, None, None, None,
+                                first_time[i], n_packets[i], n_bytes[i],
+                                tuple(packets[row]), self.link_type)
+                    for i, row in enumerate(order.tolist())]  # fmt: skip
+
+        texts = {}
+        width = self.width[order].tolist()
+        protocol = self.protocol[order].tolist()
+        sport = [None if port < 0 else port for port in self.sport[order].tolist()]
+        dport = [None if port < 0 else port for port in self.dport[order].tolist()]
+        src = self.src[order].tobytes()
+        dst = self.dst[order].tobytes()
+        found = []
+        for i, row in enumerate(order.tolist()):
+            a = src[16 * i : 16 * i + width[i]]
+            b = dst[16 * i : 16 * i + width[i]]
+            a_text = texts.get(a)
+            if a_text is None:
+                a_text = texts[a] = address_text(a)
+            b_text = texts.get(b)
+            if b_text is None:
+                b_text = texts[b] = address_text(b)
+            found.append(new_session(
+                capture, protocol[i], a_text, sport[i], b_text, dport[i],
+                first_time[i], n_packets[i], n_bytes[i], tuple(packets[row]),
+                self.link_type,
+            ))  # fmt: skip
+        return found
 
 
 def _segment_totals(values, firsts, segment, base):
@@ -263,35 +392,11 @@ def _segment_totals(values, firsts, segment, base):
     return running - running[firsts][segment] + base[segment]
 
 
-def _first_fields(batch, rows, unit):
-    """What a new session takes from its first packet, as Python values."""
-    if unit == "capture":
-        return None, batch.time[rows].tolist(), rows.tolist()
-    width = batch.width[rows].tolist()
-    src = batch.src[rows].tobytes()
-    dst = batch.dst[rows].tobytes()
-    src = [src[16 * i : 16 * i + w] for i, w in enumerate(width)]
-    dst = [dst[16 * i : 16 * i + w] for i, w in enumerate(width)]
-    ports = [
-        [None if port < 0 else port for port in batch.sport[rows].tolist()],
-        [None if port < 0 else port for port in batch.dport[rows].tolist()],
-    ]
-    protocol = batch.protocol[rows].tolist()
-    return (protocol, src, dst, ports), batch.time[rows].tolist(), rows.tolist()
+def _keep_packets(batch, rows, sessions, packet_lists, kinds):
+    """Append the kept packets, in capture order, to their sessions' lists.
 
-
-def _open(fields, index, n_used, link_type, unit):
-    keyed, times, rows = fields
-    seq = n_used + rows[index] + 1
-    if unit == "capture":
-        return OpenSession(0, None, None, None, None, None, link_type, times[index])
-    protocol, src, dst, (sport, dport) = keyed
-    return OpenSession(seq, protocol[index], src[index], sport[index], dst[index],
-                       dport[index], link_type, times[index])  # fmt: skip
-
-
-def _keep_packets(batch, rows, segments, packet_lists, kinds):
-    """Append the kept packets, in capture order, to their sessions' lists."""
+    ``sessions`` holds each kept packet's session row, in runs.
+    """
     if not len(rows):
         return
     # Built column by column with map(), which runs in C: a Python loop per
@@ -318,8 +423,8 @@ def _keep_packets(batch, rows, segments, packet_lists, kinds):
     )))  # fmt: skip
 
     # Kept packets come sorted by session: hand each session its run.
-    bounds = np.flatnonzero(np.diff(segments)) + 1
+    bounds = np.flatnonzero(np.diff(sessions)) + 1
     starts = [0, *bounds.tolist()]
     stops = [*bounds.tolist(), len(packets)]
-    for segment, first, stop in zip(segments[starts].tolist(), starts, stops):
-        packet_lists[segment].extend(packets[first:stop])
+    for row, first, stop in zip(sessions[starts].tolist(), starts, stops):
+        packet_lists[row].extend(packets[first:stop])

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 
 from skfocal.capture._errors import CaptureError
-from skfocal.capture._fastgroup import batch_keys, group_batch
+from skfocal.capture._fastgroup import SessionArrays, batch_keys, group_batch
 from skfocal.capture._headers import NOT_TCP_UDP, TCP, UDP, parse_network
 from skfocal.capture._linktypes import LINK_TYPES, network_layer
 from skfocal.capture._records import ExtractionStats
@@ -224,21 +224,22 @@ class _Grouping:
 
         if whole is not None:
             closed.append(whole)
-        return self._finish(closed + list(table.values()), n_read, n_used,
-                            skipped, oversized)  # fmt: skip
+        return self._finish(self._close(closed + list(table.values())), n_read,
+                            n_used, skipped, oversized)  # fmt: skip
 
-    def _finish(self, opened, n_read, n_used, skipped, oversized):
-        """Close the sessions in order of first packet; fill the stats."""
-        unit = self.options[0]
-        if unit == "capture" and not opened:
+    def _close(self, opened):
+        """Close the open sessions ``opened``, in order of first packet."""
+        if self.options[0] == "capture" and not opened:
             # A readable capture always gives its sample, so that captures and
             # labels stay aligned; an empty one has no first time.
             opened = [OpenSession(0, None, None, None, None, None, 1, math.nan)]
         opened.sort(key=_session_order)
-        capture = self.capture
         texts = {None: None}
-        self.sessions = [state.close(capture, texts) for state in opened]
+        return [state.close(self.capture, texts) for state in opened]
 
+    def _finish(self, sessions, n_read, n_used, skipped, oversized):
+        """Keep the sessions; fill the stats."""
+        self.sessions = sessions
         stats = self.stats
         stats.packets_read = n_read
         stats.packets_used = n_used
@@ -253,31 +254,34 @@ class _Grouping:
         """Group the packet batches of a :class:`PcapBatches` into sessions.
 
         The same sessions as :meth:`run` over the same records, computed a
-        batch at a time with numpy: keys, idle and TCP restart splits and
-        byte budgets are arrays; Python touches each session and each kept
-        packet, not each packet.
+        batch at a time with numpy: keys, idle and TCP restart splits, byte
+        budgets and the sessions' counts are arrays; Python touches each
+        new session and each kept packet, not each packet.
         """
         unit, max_bytes, idle_timeout, include_vlan = self.options[:4]
-        table = {}
-        closed = []
+        sessions = SessionArrays(batches.link_type)
         n_used = 0
         for batch in batches:
             n = len(batch.time)
             if not n:
                 continue
             if unit == "capture":
-                keys, key_ids = [b""], np.zeros(n, dtype=np.int64)
-                ways = np.full(n, FIN_BOTH_WAYS)
+                # One key for the whole capture.
+                keys = (np.zeros(1, dtype=np.uint64), np.zeros((1, 6), np.uint64),
+                        np.zeros(n, dtype=np.int64), np.arange(n),
+                        np.full(n, FIN_BOTH_WAYS))  # fmt: skip
             else:
-                keys, key_ids, ways = batch_keys(batch, unit == "session",
-                                                 include_vlan)  # fmt: skip
-            group_batch(batch, keys, key_ids, ways, table, closed, n_used,
-                        self.options, batches.link_type, batches.kinds)  # fmt: skip
+                keys = batch_keys(batch, unit == "session", include_vlan)
+            group_batch(batch, keys, sessions, n_used, self.options, batches.kinds)
             n_used += n
 
         self.error = batches.error
-        return self._finish(closed + list(table.values()), batches.n_read, n_used,
-                            batches.skipped, batches.oversized)  # fmt: skip
+        if sessions.size:
+            found = sessions.close(self.capture, unit)
+        else:
+            found = self._close([])
+        return self._finish(found, batches.n_read, n_used, batches.skipped,
+                            batches.oversized)  # fmt: skip
 
 
 _session_order = operator.attrgetter("first_time", "seq")

@@ -10,6 +10,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
 from skfocal.capture._errors import CaptureError, CaptureWarning
+from skfocal.capture._fastgroup import KeyCollision
 from skfocal.capture._fastpcap import PcapBatches, fast_header
 from skfocal.capture._grouping import _collection_paused, _Grouping
 from skfocal.capture._linktypes import LINK_TYPES
@@ -349,10 +350,16 @@ def _read_capture(path, options, min_packets):
         if header is None:
             grouping.run(reader)
         else:
-            grouping.run_batches(PcapBatches(
-                reader.path, header, options[5], options[4], grouping.skipped,
-                grouping.unknown_links,
-            ))  # fmt: skip
+            try:
+                grouping.run_batches(PcapBatches(
+                    reader.path, header, options[5], options[4], grouping.skipped,
+                    grouping.unknown_links,
+                ))  # fmt: skip
+            except KeyCollision:
+                # Two keys with one 64-bit digest: the general path compares
+                # whole keys. The fast path read its own file handle.
+                grouping = _Grouping(path, options)
+                grouping.run(reader)
     found = grouping.sessions
     stats.update(grouping.stats)
     stats.captures_read += 1

@@ -76,24 +76,34 @@ class OpenSession:
         if dst is None:
             dst = texts[self.dst] = address_text(self.dst)
 
-        # A frozen dataclass sets each field through object.__setattr__,
-        # which costs more than reading the session did; give the instance
-        # its dict whole instead. test_fastpath checks it equals Session(...).
-        session = _new_session(Session)
-        _set_attribute(session, "__dict__", {
-            "capture": capture,
-            "protocol": self.protocol,
-            "src": src,
-            "sport": self.sport,
-            "dst": dst,
-            "dport": self.dport,
-            "first_time": self.first_time,
-            "n_packets": self.n_packets,
-            "n_bytes": self.n_bytes,
-            "packets": tuple(self.packets),
-            "link_type": self.link_type,
-        })  # fmt: skip
-        return session
+        return new_session(capture, self.protocol, src, self.sport, dst, self.dport,
+                           self.first_time, self.n_packets, self.n_bytes,
+                           tuple(self.packets), self.link_type)  # fmt: skip
+
+
+def new_session(capture, protocol, src, sport, dst, dport, first_time, n_packets,
+                n_bytes, packets, link_type):  # fmt: skip
+    """A Session from all its fields, in order.
+
+    A frozen dataclass sets each field through ``object.__setattr__``,
+    which costs more than reading the session did; the instance gets its
+    dict whole instead. test_fastpath checks it equals ``Session(...)``.
+    """
+    session = _new_session(Session)
+    _set_attribute(session, "__dict__", {
+        "capture": capture,
+        "protocol": protocol,
+        "src": src,
+        "sport": sport,
+        "dst": dst,
+        "dport": dport,
+        "first_time": first_time,
+        "n_packets": n_packets,
+        "n_bytes": n_bytes,
+        "packets": packets,
+        "link_type": link_type,
+    })  # fmt: skip
+    return session
 
 
 _new_session = object.__new__

@@ -7,6 +7,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from pcapbuilders import (
     udp,
 )
 
-from skfocal.capture import CaptureError, CaptureWarning, Session, _fastpcap
+from skfocal.capture import CaptureError, CaptureWarning, Session, _fastgroup, _fastpcap
 from skfocal.capture import _sessions as sessions_module
 from skfocal.capture import read_sessions
 from skfocal.capture._state import OpenSession
@@ -263,6 +264,31 @@ def test_random_long_captures_read_the_same(seed, monkeypatch):
     try:
         for options in OPTIONS:
             assert_same(path, **options)
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 150])
+def test_keys_sharing_a_digest_fall_back_to_the_general_path(chunk, monkeypatch):
+    # Every key gets one digest: within a batch (one large chunk) and
+    # between batches (a chunk per record or two) the clash must be seen.
+    rng = random.Random(7)
+    draw = [("tcp4", rng.randint(0, 1), rng.randint(0, 1), rng.choice([80, 5000]),
+             rng.choice([80, 5000]), ACK, 10, 0.1) for _ in range(40)]  # fmt: skip
+    path = _write(_capture(draw, "d4c3b2a1", 1))
+    expected = _read(path, False)
+    assert len(expected[0]) > 1
+    monkeypatch.setattr(_fastpcap, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(
+        _fastgroup, "key_digests", lambda rows: np.zeros(len(rows), dtype=np.uint64)
+    )
+    runs = []
+    general = sessions_module._Grouping.run
+    monkeypatch.setattr(sessions_module._Grouping, "run",
+                        lambda self, reader: runs.append(1) or general(self, reader))
+    try:
+        assert _read(path, True) == expected
+        assert runs == [1]
     finally:
         path.unlink()
 
