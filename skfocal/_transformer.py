@@ -97,7 +97,9 @@ def session_bytes(session, *, layers="l7", n_bytes=784, anonymize=True,
         if take <= 0:
             continue
         row[filled : filled + take] = data[start : start + take]
-        if anonymize or anonymize_ports:
+        # Address and port fields lie in the headers, before the payload:
+        # a row that starts at the payload has none of them.
+        if (anonymize or anonymize_ports) and start < packet.payload_offset:
             spans = packet.address_spans if anonymize else ()
             if anonymize_ports:
                 spans = tuple(spans) + tuple(packet.port_spans)

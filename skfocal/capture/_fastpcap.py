@@ -153,7 +153,8 @@ class PcapBatches:
                       2: link + _shift(_IPV6_SPANS, network)}  # fmt: skip
 
     def __iter__(self):
-        caplen_at = struct.Struct(self.endian + "I").unpack_from
+        # The captured length, 8 bytes into a record header.
+        caplen_at = struct.Struct(self.endian + "8xI").unpack_from
         with open(self.path, "rb") as file:
             file_size = os.fstat(file.fileno()).st_size
             # Small captures are the common case: no 8 MB buffer for them.
@@ -170,17 +171,18 @@ class PcapBatches:
                 at_end = base + n >= file_size
 
                 # Record offsets need a sequential walk: each record's length
-                # says where the next one starts. Checks wait for numpy.
+                # says where the next one starts. Checks wait for numpy; the
+                # loop is kept as short as it goes, since it runs per record.
                 offsets = []
                 append = offsets.append
                 position = 0
                 last = n - 16
                 while position <= last:
-                    following = position + 16 + caplen_at(chunk, position + 8)[0]
-                    if following > n:
-                        break
                     append(position)
-                    position = following
+                    position += 16 + caplen_at(chunk, position)[0]
+                if position > n:
+                    # Only the last record can run past the chunk's end.
+                    position = offsets.pop()
                 following = self._boundary(chunk, n, position, at_end, offsets,
                                            base)  # fmt: skip
                 if not following and not offsets:

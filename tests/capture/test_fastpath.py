@@ -293,6 +293,20 @@ def test_keys_sharing_a_digest_fall_back_to_the_general_path(chunk, monkeypatch)
         path.unlink()
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_packets_are_ordered_by_digest_then_capture_order(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    # Few distinct digests, so that ties are many; with seed 0 they differ
+    # in their lowest bits only, which the fast sort cannot tell apart.
+    pool = rng.integers(0, 2**63, 40, dtype=np.uint64)
+    if seed == 0:
+        pool = np.arange(40, dtype=np.uint64) + np.uint64(2**40)
+    digest = pool[rng.integers(0, len(pool), n)]
+    order = _fastgroup._stable_order(digest)
+    assert order.tolist() == np.argsort(digest, kind="stable").tolist()
+
+
 @settings(max_examples=60, deadline=None)
 @given(packets, st.data())
 def test_truncated_and_corrupt_captures_fail_the_same(draw, data):
