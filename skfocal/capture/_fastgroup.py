@@ -218,7 +218,7 @@ def _restarts(syn, bits, idle, group_first, closing):
     return restart
 
 
-def group_batch(batch, keys, sessions, n_used, options, kinds):
+def group_batch(batch, keys, sessions, n_used, options):
     """Add one batch's packets to the sessions of ``sessions``.
 
     ``sessions`` is the capture's :class:`SessionArrays`: its open sessions
@@ -278,7 +278,7 @@ def group_batch(batch, keys, sessions, n_used, options, kinds):
     last = np.append(np.flatnonzero(group_first)[1:], n) - 1
     sessions.reopen(digests, key_rows, rows[segment[last]])
 
-    _keep_packets(batch, order[keep], rows[segment[keep]], sessions.packets, kinds)
+    _keep_packets(batch, order[keep], rows[segment[keep]], sessions.packets)
 
 
 class SessionArrays:
@@ -289,20 +289,15 @@ class SessionArrays:
     session, looked up by the key's digest in a sorted array (a dict of
     bytes keys costs more in Python than all the numpy work of a batch).
     :meth:`close` turns the rows into Sessions.
-
-    Parameters
-    ----------
-    link_type : int
-        The capture's link type, given to every session.
     """
 
-    _INTEGERS = ("seq", "protocol", "width", "sport", "dport", "n_packets",
-                 "n_bytes", "network_bytes", "payload_bytes", "closing")  # fmt: skip
+    _INTEGERS = ("seq", "protocol", "width", "sport", "dport", "link_type",
+                 "n_packets", "n_bytes", "network_bytes", "payload_bytes",
+                 "closing")  # fmt: skip
     _FLOATS = ("first_time", "last_time")
     _ADDRESSES = ("src", "dst")
 
-    def __init__(self, link_type):
-        self.link_type = link_type
+    def __init__(self):
         self.size = 0
         self.packets = []
         self._allocate(1024)
@@ -361,6 +356,7 @@ class SessionArrays:
         # A session's sequence number is its first packet's among those used.
         self.seq[new] = 0 if unit == "capture" else n_used + rows + 1
         self.first_time[new] = self.last_time[new] = batch.time[rows]
+        self.link_type[new] = batch.link_type
         for name in ("protocol", "width", "sport", "dport", "src", "dst"):
             getattr(self, name)[new] = getattr(batch, name)[rows]
         self.packets.extend([] for _ in range(k))
@@ -373,11 +369,12 @@ class SessionArrays:
         first_time = self.first_time[order].tolist()
         n_packets = self.n_packets[order].tolist()
         n_bytes = self.n_bytes[order].tolist()
+        link_type = self.link_type[order].tolist()
         packets = self.packets
         if unit == "capture":
             return [new_session(capture, None, None, None, None, None,
                                 first_time[i], n_packets[i], n_bytes[i],
-                                tuple(packets[row]), self.link_type)
+                                tuple(packets[row]), link_type[i])
                     for i, row in enumerate(order.tolist())]  # fmt: skip
 
         texts = {}
@@ -400,7 +397,7 @@ class SessionArrays:
             found.append(new_session(
                 capture, protocol[i], a_text, sport[i], b_text, dport[i],
                 first_time[i], n_packets[i], n_bytes[i], tuple(packets[row]),
-                self.link_type,
+                link_type[i],
             ))  # fmt: skip
         return found
 
@@ -411,7 +408,7 @@ def _segment_totals(values, firsts, segment, base):
     return running - running[firsts][segment] + base[segment]
 
 
-def _keep_packets(batch, rows, sessions, packet_lists, kinds):
+def _keep_packets(batch, rows, sessions, packet_lists):
     """Append the kept packets, in capture order, to their sessions' lists.
 
     ``sessions`` holds each kept packet's session row, in runs.
@@ -425,6 +422,7 @@ def _keep_packets(batch, rows, sessions, packet_lists, kinds):
                                              (start + batch.end[rows]).tolist()))
     transport = batch.transport[rows]
     kind = batch.spans[rows]
+    kinds = batch.kinds
     table = [kinds.get(index) for index in range(max(kinds) + 1)]
     spans = list(map(table.__getitem__, kind.tolist()))
     ports = {

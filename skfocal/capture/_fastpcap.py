@@ -1,4 +1,4 @@
-"""A numpy fast path over uncompressed classic pcap: records to packet arrays."""
+"""The numpy fast path: packets parsed in batches; classic pcap walked in chunks."""
 
 import os
 import struct
@@ -58,6 +58,14 @@ def _unaligned(array, dtype):
                       buffer=array, strides=(1,))  # fmt: skip
 
 
+def _kinds(link_type):
+    """Address spans of the fast packets by kind: 1 for IPv4, 2 for IPv6."""
+    network = _FAST_LINKS.get(link_type, (0,))[0]
+    link = _ETHERNET_SPANS if link_type == 1 else ()
+    return {1: link + _shift(_IPV4_SPANS, network),
+            2: link + _shift(_IPV6_SPANS, network)}  # fmt: skip
+
+
 def fast_header(path):
     """The classic pcap header fields the fast path needs, or None.
 
@@ -88,10 +96,12 @@ class Batch:
     ``start`` where each packet's data starts in it; ``index`` is each
     packet's record number in the chunk; ``slow`` maps the rows the general
     parsers read to their address and port spans. The other arrays are
-    described where :class:`PcapBatches` fills them.
+    described where :class:`PcapBatches` fills them. All packets of a
+    batch have the link type ``link_type``; ``kinds`` maps the address
+    span kinds of the fast packets to their spans.
     """
 
-    __slots__ = ("chunk", "slow", *ARRAYS)
+    __slots__ = ("chunk", "slow", "link_type", "kinds", *ARRAYS)
 
     def data(self, row):
         """The captured bytes of packet ``row``, cut at its IP packet's end."""
@@ -99,156 +109,75 @@ class Batch:
         return self.chunk[start : start + self.end[row]]
 
 
-class PcapBatches:
-    """Iterate over an uncompressed classic pcap file in batches of packets.
+class PacketBatches:
+    """Packets parsed with numpy a batch at a time, for the grouping.
 
-    The record headers are walked in a tight loop; the link, IP and TCP/UDP
-    headers of the common packets (Ethernet without VLAN tags or raw IP,
-    IPv4 or IPv6 without extension headers, TCP or UDP, no fragment, no
-    tunnel) are then read with numpy over the whole chunk at once. Every
-    other packet goes through the general parsers one by one, so the
-    result is that of :class:`~skfocal.capture._reader.CaptureReader`
-    followed by ``network_layer`` and ``parse_network``, packet for packet.
+    The link, IP and TCP/UDP headers of the common packets (Ethernet
+    without VLAN tags or raw IP, IPv4 or IPv6 without extension headers,
+    TCP or UDP, no fragment, no tunnel) are read with numpy over a whole
+    batch at once. Every other packet goes through the general parsers one
+    by one, so the result is that of ``network_layer`` followed by
+    ``parse_network``, packet for packet. Subclasses find the packets.
 
     Parameters
     ----------
     path : str
         The capture file.
-    header : tuple
-        What :func:`fast_header` returned for it.
     tunnels : {'inner', 'outer'}
         As for :func:`~skfocal.capture.read_sessions`.
     keep_other : bool
         Whether packets of IP protocols other than TCP and UDP are used.
-    chunk_size : int, default=None
-        Bytes read at a time; None reads ``CHUNK_SIZE``.
+    skipped, unknown_links : collections.Counter
+        The caller's counters of skip reasons and of unread link types.
 
     Attributes
     ----------
     n_read, oversized : int
         Records read, and those with more captured bytes than on the wire.
-    skipped, unknown_links : collections.Counter
-        Filled by the caller's counters: skip reasons, unread link types.
     error : CaptureError or None
         The truncation or corruption that ended the file early.
+    notes : list of str
+        What the reader skipped, one line per kind, for the user.
     """
 
-    def __init__(self, path, header, tunnels, keep_other, skipped, unknown_links,
-                 chunk_size=None):  # fmt: skip
+    def __init__(self, path, tunnels, keep_other, skipped, unknown_links):
         self.path = path
-        self.endian, self.scale, self.link_type = header
         self.inner = tunnels == "inner"
         self.tunnels = tunnels
         self.keep_other = keep_other
         self.skipped = skipped
         self.unknown_links = unknown_links
-        self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
         self.n_read = self.oversized = 0
         self.error = None
+        self.notes = []
         self.vlans = {(): 0}
-        network = _FAST_LINKS.get(self.link_type, (0,))[0]
-        link = _ETHERNET_SPANS if self.link_type == 1 else ()
-        # Address spans of the fast packets by kind: 1 for IPv4, 2 for IPv6.
-        self.kinds = {1: link + _shift(_IPV4_SPANS, network),
-                      2: link + _shift(_IPV6_SPANS, network)}  # fmt: skip
+        self.link_type = None
+        self.kinds = None
 
-    def __iter__(self):
-        # The captured length, 8 bytes into a record header.
-        caplen_at = struct.Struct(self.endian + "8xI").unpack_from
-        with open(self.path, "rb") as file:
-            file_size = os.fstat(file.fileno()).st_size
-            # Small captures are the common case: no 8 MB buffer for them.
-            chunk_size = min(self.chunk_size, max(file_size - 24, 16))
-            padded = np.zeros(chunk_size + _PAD, dtype=np.uint8)
-            base = 24
-            while base < file_size and self.error is None:
-                file.seek(base)
-                # Packets are cut from the chunk as bytes; numpy reads a
-                # padded copy, so that fixed-size gathers stay inside it.
-                chunk = file.read(chunk_size)
-                n = len(chunk)
-                padded[:n] = np.frombuffer(chunk, dtype=np.uint8)
-                at_end = base + n >= file_size
-
-                # Record offsets need a sequential walk: each record's length
-                # says where the next one starts. Checks wait for numpy; the
-                # loop is kept as short as it goes, since it runs per record.
-                offsets = []
-                append = offsets.append
-                position = 0
-                last = n - 16
-                while position <= last:
-                    append(position)
-                    position += 16 + caplen_at(chunk, position)[0]
-                if position > n:
-                    # Only the last record can run past the chunk's end.
-                    position = offsets.pop()
-                following = self._boundary(chunk, n, position, at_end, offsets,
-                                           base)  # fmt: skip
-                if not following and not offsets:
-                    # A record longer than the chunk: read more at once.
-                    chunk_size *= 2
-                    padded = np.zeros(chunk_size + _PAD, dtype=np.uint8)
-                    continue
-                offsets = np.array(offsets, dtype=np.int64)
-                if len(offsets):
-                    yield from self._parse(padded, chunk, offsets, base)
-                base += following
-
-    def _boundary(self, buffer, n, position, at_end, offsets, base):
-        """Settle the record at the end of a chunk; return where to go on.
-
-        The chunk's records are in ``offsets``; a record whose captured
-        length is too large is added there for :meth:`_parse` to report.
-        """
-        if position + 16 > n:
-            if at_end and position < n:
-                self._fail(header_truncated_error(self.path, base + position,
-                                                  n - position))  # fmt: skip
-            return n if at_end else position
-        caplen = struct.unpack_from(self.endian + "I", buffer, position + 8)[0]
-        if caplen > _MAX_CAPLEN:
-            # Reported by _parse, after the records before it.
-            offsets.append(position)
-            return n
-        if at_end:
-            self._fail(record_truncated_error(self.path, base + position, caplen,
-                                              n - position - 16))  # fmt: skip
-            return n
-        return position
+    def _set_link_type(self, link_type):
+        self.link_type = link_type
+        self.kinds = _kinds(link_type)
 
     def _fail(self, error):
         if self.error is None:
             self.error = error
 
-    def _parse(self, array, chunk, offsets, base):
-        """Read the headers of one chunk's records; yield their Batch."""
-        fields = _unaligned(array, "V16")[offsets]
-        fields = fields.view(self.endian + "u4").reshape(-1, 4).astype(np.int64)
-        seconds, fraction, caplen, wire = fields.T
+    def _batch(self, array, chunk, start, size, wire, time):
+        """Parse packets of ``self.link_type``; yield their Batch if any is used.
 
-        # A corrupt captured length ends the file, after the records before.
-        bad = np.flatnonzero(caplen > _MAX_CAPLEN)
-        if len(bad):
-            cut = bad[0]
-            # It comes before any problem found at the chunk's end: it wins.
-            self.error = caplen_error(self.path, base + int(offsets[cut]),
-                                      int(caplen[cut]))  # fmt: skip
-            offsets, seconds, fraction, caplen, wire = (
-                part[:cut] for part in (offsets, seconds, fraction, caplen, wire)
-            )
-        n = len(offsets)
-        self.n_read += n
-        if not n:
-            return
-
+        ``array`` is ``chunk`` as numpy bytes, padded; the packets' data
+        start at ``start`` in it and are ``size`` bytes long.
+        """
+        n = len(start)
         batch = Batch()
         batch.chunk = chunk
-        batch.start = offsets + 16
-        batch.size = caplen
+        batch.start = start
+        batch.size = size
         batch.wire = wire
-        batch.time = seconds.astype(np.float64) + fraction * self.scale
-        self.oversized += int(np.count_nonzero(batch.size > wire))
+        batch.time = time
+        batch.link_type = self.link_type
+        batch.kinds = self.kinds
+        self.oversized += int(np.count_nonzero(size > wire))
 
         if self.link_type not in LINK_TYPES:
             self.unknown_links[self.link_type] += n
@@ -288,6 +217,7 @@ class PcapBatches:
         batch.src = np.zeros((n, 16), dtype=np.uint8)
         batch.dst = np.zeros((n, 16), dtype=np.uint8)
         batch.slow = {}
+
     def _parse_fast(self, array, batch):
         """Parse the common packets with numpy.
 
@@ -417,3 +347,118 @@ class PcapBatches:
             batch.vlan[row] = self.vlans.setdefault(vlan, len(self.vlans))
             batch.spans[row] = 0
             batch.slow[row] = (link_spans + ip_spans, port_spans)
+
+
+class PcapBatches(PacketBatches):
+    """Iterate over an uncompressed classic pcap file in batches of packets.
+
+    The record headers are walked in a tight loop over chunks of the file;
+    each chunk's packets are then parsed as one batch (see
+    :class:`PacketBatches`), so the result is that of
+    :class:`~skfocal.capture._reader.CaptureReader` and the general
+    parsers, packet for packet.
+
+    Parameters
+    ----------
+    path : str
+        The capture file.
+    header : tuple
+        What :func:`fast_header` returned for it.
+    tunnels, keep_other, skipped, unknown_links
+        As for :class:`PacketBatches`.
+    chunk_size : int, default=None
+        Bytes read at a time; None reads ``CHUNK_SIZE``.
+    """
+
+    def __init__(self, path, header, tunnels, keep_other, skipped, unknown_links,
+                 chunk_size=None):  # fmt: skip
+        super().__init__(path, tunnels, keep_other, skipped, unknown_links)
+        self.endian, self.scale, link_type = header
+        self._set_link_type(link_type)
+        self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
+
+    def __iter__(self):
+        # The captured length, 8 bytes into a record header.
+        caplen_at = struct.Struct(self.endian + "8xI").unpack_from
+        with open(self.path, "rb") as file:
+            file_size = os.fstat(file.fileno()).st_size
+            # Small captures are the common case: no 8 MB buffer for them.
+            chunk_size = min(self.chunk_size, max(file_size - 24, 16))
+            padded = np.zeros(chunk_size + _PAD, dtype=np.uint8)
+            base = 24
+            while base < file_size and self.error is None:
+                file.seek(base)
+                # Packets are cut from the chunk as bytes; numpy reads a
+                # padded copy, so that fixed-size gathers stay inside it.
+                chunk = file.read(chunk_size)
+                n = len(chunk)
+                padded[:n] = np.frombuffer(chunk, dtype=np.uint8)
+                at_end = base + n >= file_size
+
+                # Record offsets need a sequential walk: each record's length
+                # says where the next one starts. Checks wait for numpy; the
+                # loop is kept as short as it goes, since it runs per record.
+                offsets = []
+                append = offsets.append
+                position = 0
+                last = n - 16
+                while position <= last:
+                    append(position)
+                    position += 16 + caplen_at(chunk, position)[0]
+                if position > n:
+                    # Only the last record can run past the chunk's end.
+                    position = offsets.pop()
+                following = self._boundary(chunk, n, position, at_end, offsets,
+                                           base)  # fmt: skip
+                if not following and not offsets:
+                    # A record longer than the chunk: read more at once.
+                    chunk_size *= 2
+                    padded = np.zeros(chunk_size + _PAD, dtype=np.uint8)
+                    continue
+                offsets = np.array(offsets, dtype=np.int64)
+                if len(offsets):
+                    yield from self._parse(padded, chunk, offsets, base)
+                base += following
+
+    def _boundary(self, buffer, n, position, at_end, offsets, base):
+        """Settle the record at the end of a chunk; return where to go on.
+
+        The chunk's records are in ``offsets``; a record whose captured
+        length is too large is added there for :meth:`_parse` to report.
+        """
+        if position + 16 > n:
+            if at_end and position < n:
+                self._fail(header_truncated_error(self.path, base + position,
+                                                  n - position))  # fmt: skip
+            return n if at_end else position
+        caplen = struct.unpack_from(self.endian + "I", buffer, position + 8)[0]
+        if caplen > _MAX_CAPLEN:
+            # Reported by _parse, after the records before it.
+            offsets.append(position)
+            return n
+        if at_end:
+            self._fail(record_truncated_error(self.path, base + position, caplen,
+                                              n - position - 16))  # fmt: skip
+            return n
+        return position
+
+    def _parse(self, array, chunk, offsets, base):
+        """Read the headers of one chunk's records; yield their Batch."""
+        fields = _unaligned(array, "V16")[offsets]
+        fields = fields.view(self.endian + "u4").reshape(-1, 4).astype(np.int64)
+        seconds, fraction, caplen, wire = fields.T
+
+        # A corrupt captured length ends the file, after the records before.
+        bad = np.flatnonzero(caplen > _MAX_CAPLEN)
+        if len(bad):
+            cut = bad[0]
+            # It comes before any problem found at the chunk's end: it wins.
+            self.error = caplen_error(self.path, base + int(offsets[cut]),
+                                      int(caplen[cut]))  # fmt: skip
+            offsets, seconds, fraction, caplen, wire = (
+                part[:cut] for part in (offsets, seconds, fraction, caplen, wire)
+            )
+        self.n_read += len(offsets)
+        if len(offsets):
+            time = seconds.astype(np.float64) + fraction * self.scale
+            yield from self._batch(array, chunk, offsets + 16, caplen, wire, time)

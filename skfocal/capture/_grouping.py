@@ -31,6 +31,7 @@ from skfocal.capture._state import (
 
 logger = logging.getLogger("skfocal")
 
+
 def _closing_bits(state, flags, src, sport, dst, dport, bidirectional):
     """The ``OpenSession.closing`` bits a packet with FIN or RST sets."""
     bits = RST_SEEN if flags & TCP_RST else 0
@@ -251,7 +252,7 @@ class _Grouping:
         return self
 
     def run_batches(self, batches):
-        """Group the packet batches of a :class:`PcapBatches` into sessions.
+        """Group the batches of a :class:`PacketBatches` into sessions.
 
         The same sessions as :meth:`run` over the same records, computed a
         batch at a time with numpy: keys, idle and TCP restart splits, byte
@@ -259,7 +260,7 @@ class _Grouping:
         new session and each kept packet, not each packet.
         """
         unit, max_bytes, idle_timeout, include_vlan = self.options[:4]
-        sessions = SessionArrays(batches.link_type)
+        sessions = SessionArrays()
         n_used = 0
         for batch in batches:
             n = len(batch.time)
@@ -272,10 +273,11 @@ class _Grouping:
                         np.full(n, FIN_BOTH_WAYS))  # fmt: skip
             else:
                 keys = batch_keys(batch, unit == "session", include_vlan)
-            group_batch(batch, keys, sessions, n_used, self.options, batches.kinds)
+            group_batch(batch, keys, sessions, n_used, self.options)
             n_used += n
 
         self.error = batches.error
+        self.notes.extend(batches.notes)
         if sessions.size:
             found = sessions.close(self.capture, unit)
         else:

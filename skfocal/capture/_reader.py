@@ -85,6 +85,16 @@ def caplen_error(path, offset, caplen):
     )
 
 
+def block_header_truncated_error(path, offset, size):
+    """The error for a file ending inside a pcapng block header."""
+    return TruncatedCaptureError(
+        "the file ends inside a pcapng block header; an 8-byte header is "
+        f"accepted; got {size} bytes",
+        path,
+        offset,
+    )
+
+
 def header_truncated_error(path, offset, size):
     """The error for a file ending inside a classic record header."""
     return TruncatedCaptureError(
@@ -218,6 +228,11 @@ class CaptureReader:
             if self._file is self._raw:
                 raise
             raise self._gzip_error(exc, 0) from exc
+
+    @property
+    def compressed(self):
+        """Whether the capture is read through gzip."""
+        return self._file is not self._raw
 
     def _gzip_error(self, exc, offset):
         """The CaptureError for an error of the gzip stream at ``offset``."""
@@ -447,44 +462,28 @@ class CaptureReader:
                     unpack_head = struct.Struct(endian + "II").unpack
                     unpack_epb = struct.Struct(endian + "5I").unpack_from
                     unpack_trailer = struct.Struct(endian + "I").unpack_from
-                    links = [(link & LINK_TYPE_MASK, options["tsresol"])
-                             for link, _, options in scapy.interfaces]  # fmt: skip
+                    links = self.pcapng_links()
                 head = read(8)
                 if len(head) < 8:
                     if head:
-                        raise TruncatedCaptureError(
-                            "the file ends inside a pcapng block header; an "
-                            f"8-byte header is accepted; got {len(head)} bytes",
-                            self.path,
-                            offset,
-                        )
+                        raise block_header_truncated_error(self.path, offset,
+                                                           len(head))  # fmt: skip
                     return
-                if head[:4] == PCAPNG_MAGIC:
-                    block = self._read_section_header(head, offset)
-                    scapy.f = io.BytesIO(block[4:])
-                    scapy._read_block_shb()
-                    scapy.f = None
-                    offset += len(block)
-                    links = None
-                    continue
-
                 block_type, length = unpack_head(head)
+                body = None
                 if block_type == _EPB and 32 <= length <= _CHUNK and not length & 3:
                     # The packet block of nearly every capture, read inline:
                     # its fixed fields only (options, such as comments and
                     # flags, are not needed). Whatever fails a check here
-                    # goes through the checks below, which say what failed.
+                    # goes to read_pcapng_block, which says what failed.
                     body = read(length - 8)
                     if len(body) == length - 8:
                         interface, high, low, caplen, wire_length = unpack_epb(body)
                         if (
                             unpack_trailer(body, length - 12)[0] == length
                             and caplen <= length - 32
+                            and interface < len(links)
                         ):
-                            if interface >= len(links):
-                                self._unknown_interface(interface, len(links))
-                                offset += length
-                                continue
                             link_type, tsresol = links[interface]
                             ticks = (high << 32) | low
                             time = ticks / tsresol
@@ -499,59 +498,90 @@ class CaptureReader:
                                 yield (link_type, time, body[20 : 20 + caplen],
                                        wire_length)  # fmt: skip
                             continue
-                    # Raises: the checks above failed.
-                    self._check_block_rest(head, body, length, scapy.endian, offset)
-                    self._read_epb(body, length, offset)
 
-                if length < 12 or length % 4 or length > _MAX_BLOCK:
-                    raise CorruptCaptureError(
-                        "a pcapng block length is invalid; a multiple of 4 from "
-                        f"12 to {_MAX_BLOCK} is accepted; got {length}",
-                        self.path,
-                        offset + 4,
-                    )
-                body = self._read_block_rest(head, length, scapy.endian, offset)
-                if block_type == _EPB:
-                    # Only a block too long for the inline read above.
-                    record = self._read_epb(body, length, offset)
-                    offset += length
-                    if record is None:
-                        continue
-                    (link_type, tsresol), ticks, data, wire_length = record
+                record, length, changed = self.read_pcapng_block(head, offset, body)
+                offset += length
+                if changed:
+                    links = None
+                if record is None:
+                    continue
+                link_type, ticks, tsresol, data, wire_length = record
+                # Simple packet blocks carry no timestamp: keep the previous one.
+                if ticks is not None:
                     time = ticks / tsresol
                     if stamped:
                         nanoseconds = (ticks * 10**9 * 2 + tsresol) // (2 * tsresol)
-                        yield link_type, time, data, wire_length, nanoseconds
-                    else:
-                        yield link_type, time, data, wire_length
-                    continue
-                if block_type == 1:
-                    links = None
-                record = None
-                if block_type in _PCAPNG_BLOCKS:
-                    record = self._parse_block(block_type, body[:-4], offset)
-                offset += length
-                if record is None:
-                    continue
-
-                data, meta = record
-                # Simple packet blocks carry no timestamp: keep the previous one.
-                if meta.tshigh is not None:
-                    ticks = (meta.tshigh << 32) | meta.tslow
-                    time = ticks / meta.tsresol
-                    if stamped:
-                        nanoseconds = (ticks * 10**9 * 2 + meta.tsresol) // (
-                            2 * meta.tsresol
-                        )
                 if stamped:
-                    yield (meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen,
-                           nanoseconds)  # fmt: skip
+                    yield link_type, time, data, wire_length, nanoseconds
                 else:
-                    yield meta.linktype & LINK_TYPE_MASK, time, data, meta.wirelen
+                    yield link_type, time, data, wire_length
         except _GZIP_ERRORS as exc:
             if self._file is self._raw:
                 raise
             raise self._gzip_error(exc, offset) from exc
+
+    def pcapng_links(self):
+        """``(link type, ticks per second)`` of each interface of this section."""
+        return [(link & LINK_TYPE_MASK, options["tsresol"])
+                for link, _, options in self._scapy.interfaces]  # fmt: skip
+
+    def read_pcapng_block(self, head, offset, body=None):
+        """Read the pcapng block at ``offset``, past its first 8 bytes ``head``.
+
+        Every block but the sound enhanced packet blocks of a described
+        interface, which the readers take inline: section headers, interface
+        descriptions, other packet blocks, blocks skipped by their length,
+        and enhanced packet blocks that fail a check (this raises what
+        failed) or name an undescribed interface (counted in ``skipped``).
+        ``body`` is the rest of an enhanced packet block of at most 64 KiB,
+        if the caller has read it.
+
+        Returns
+        -------
+        record : tuple or None
+            ``(link_type, ticks, tsresol, data, wire_length)`` of a packet,
+            ``ticks`` None for a simple packet block (it has no timestamp).
+        length : int
+            The block's length: where the next block starts.
+        changed : bool
+            Whether the section's byte order or interfaces may have changed.
+        """
+        scapy = self._scapy
+        if head[:4] == PCAPNG_MAGIC:
+            block = self._read_section_header(head, offset)
+            scapy.f = io.BytesIO(block[4:])
+            scapy._read_block_shb()
+            scapy.f = None
+            return None, len(block), True
+
+        block_type, length = struct.unpack(scapy.endian + "II", head)
+        if body is not None:
+            # Raises unless only the interface was wrong.
+            self._check_block_rest(head, body, length, scapy.endian, offset)
+        else:
+            if length < 12 or length % 4 or length > _MAX_BLOCK:
+                raise CorruptCaptureError(
+                    "a pcapng block length is invalid; a multiple of 4 from "
+                    f"12 to {_MAX_BLOCK} is accepted; got {length}",
+                    self.path,
+                    offset + 4,
+                )
+            body = self._read_block_rest(head, length, scapy.endian, offset)
+        if block_type == _EPB:
+            record = self._read_epb(body, length, offset)
+            if record is None:
+                return None, length, False
+            (link_type, tsresol), ticks, data, wire_length = record
+            return (link_type, ticks, tsresol, data, wire_length), length, False
+        if block_type not in _PCAPNG_BLOCKS:
+            return None, length, False
+        record = self._parse_block(block_type, body[:-4], offset)
+        if record is None:
+            return None, length, block_type == 1
+        data, meta = record
+        ticks = None if meta.tshigh is None else (meta.tshigh << 32) | meta.tslow
+        return ((meta.linktype & LINK_TYPE_MASK, ticks, meta.tsresol, data,
+                 meta.wirelen), length, False)  # fmt: skip
 
     def _unknown_interface(self, interface, n_interfaces):
         """Count a packet block whose interface its section did not describe."""

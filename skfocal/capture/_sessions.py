@@ -12,6 +12,8 @@ from tqdm import tqdm
 from skfocal.capture._errors import CaptureError, CaptureWarning
 from skfocal.capture._fastgroup import KeyCollision
 from skfocal.capture._fastpcap import PcapBatches, fast_header
+from skfocal.capture._fastpcapng import PcapngBatches
+from skfocal.capture._fastreader import ReaderBatches
 from skfocal.capture._grouping import _collection_paused, _Grouping
 from skfocal.capture._linktypes import LINK_TYPES
 from skfocal.capture._reader import CaptureReader
@@ -20,22 +22,33 @@ from skfocal.capture._records import ExtractionStats, SessionList
 logger = logging.getLogger("skfocal")
 
 
-# Whether classic pcap files go through the numpy path (tests turn it off
-# to compare both paths), and from which file size: below it the fixed cost
-# of some hundred numpy calls exceeds what they save over the general path.
+# Whether captures go through the numpy path (tests turn it off to compare
+# both paths), and from which file size: below it the fixed cost of some
+# hundred numpy calls exceeds what they save over the general path.
 FAST_PATH = True
 FAST_PATH_MIN_BYTES = 32 * 1024
 
 
-def _fast_path(reader):
-    """The header fields for the numpy path if it can read ``reader``'s file."""
-    if not FAST_PATH or reader.format != "pcap" or logger.isEnabledFor(logging.DEBUG):
+def _fast_batches(reader, grouping, options):
+    """The numpy path's batches for ``reader``'s file; None for the general path.
+
+    Uncompressed classic pcap and pcapng are walked in chunks of the file;
+    gzip-compressed captures are framed by the reader and parsed in
+    batches of its records.
+    """
+    if not FAST_PATH or logger.isEnabledFor(logging.DEBUG):
         # The numpy path logs no per-packet diagnostics.
         return None
     if os.path.getsize(reader.path) < FAST_PATH_MIN_BYTES:
         return None
+    counters = (options[5], options[4], grouping.skipped, grouping.unknown_links)
     # None for a gzip-compressed file, whose magic is gzip's.
-    return fast_header(reader.path)
+    header = fast_header(reader.path) if reader.format == "pcap" else None
+    if header is not None:
+        return PcapBatches(reader.path, header, *counters)
+    if reader.format == "pcapng" and not reader.compressed:
+        return PcapngBatches(reader, *counters)
+    return ReaderBatches(reader, *counters)
 
 
 def _expand_paths(paths):
@@ -346,20 +359,18 @@ def _read_capture(path, options, min_packets):
 
     with reader, _collection_paused():
         grouping = _Grouping(path, options)
-        header = _fast_path(reader)
-        if header is None:
+        batches = _fast_batches(reader, grouping, options)
+        if batches is None:
             grouping.run(reader)
         else:
             try:
-                grouping.run_batches(PcapBatches(
-                    reader.path, header, options[5], options[4], grouping.skipped,
-                    grouping.unknown_links,
-                ))  # fmt: skip
+                grouping.run_batches(batches)
             except KeyCollision:
                 # Two keys with one 64-bit digest: the general path compares
-                # whole keys. The fast path read its own file handle.
+                # whole keys, from the start of the file again.
                 grouping = _Grouping(path, options)
-                grouping.run(reader)
+                with CaptureReader(path) as again:
+                    grouping.run(again)
     found = grouping.sessions
     stats.update(grouping.stats)
     stats.captures_read += 1

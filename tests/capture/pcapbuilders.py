@@ -123,10 +123,11 @@ def ng_interface(link_type, *, tsresol=None, endian="<"):
     return ng_block(1, body, endian)
 
 
-def ng_packet(interface, timestamp, data, *, wire_length=None, endian="<"):
+def ng_packet(interface, timestamp, data, *, wire_length=None, endian="<",
+              options=b""):  # fmt: skip
     """An enhanced packet block; ``timestamp`` in the interface's units."""
     if wire_length is None:
         wire_length = len(data)
     body = struct.pack(endian + "IIIII", interface, timestamp >> 32,
                        timestamp & 0xFFFFFFFF, len(data), wire_length)  # fmt: skip
-    return ng_block(6, body + _pad(data), endian)
+    return ng_block(6, body + _pad(data) + options, endian)

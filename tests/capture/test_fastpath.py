@@ -20,6 +20,10 @@ from pcapbuilders import (
     ethernet,
     ipv4,
     ipv6,
+    ng_block,
+    ng_interface,
+    ng_packet,
+    ng_section,
     pcap_bytes,
     tcp,
     udp,
@@ -80,6 +84,19 @@ def test_shared_classic_captures_read_the_same(options):
     paths = _classic(SHARED_DATA / "ustc-tfc2016")
     paths += _classic(SHARED_DATA / "ndpi-pcaps" / "pcap")
     assert len(paths) > 200
+    for path in paths:
+        assert_same(path, **options)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("options", OPTIONS[:2] + OPTIONS[3:])
+def test_shared_pcapng_captures_read_the_same(options):
+    folder = SHARED_DATA / "ndpi-pcaps" / "pcap"
+    if not folder.exists():
+        pytest.skip(f"needs the real captures at {folder}, absent on this machine")
+    paths = [path for path in sorted(folder.iterdir())
+             if path.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"]  # fmt: skip
+    assert len(paths) > 100
     for path in paths:
         assert_same(path, **options)
 
@@ -245,6 +262,125 @@ def test_synthetic_captures_read_the_same(draw, magic, link_type, options, chunk
     finally:
         _fastpcap.CHUNK_SIZE = saved
         path.unlink()
+
+
+def _pcapng(draw_packets, layout):
+    """A pcapng of the drawn packets, laid out with the drawn blocks.
+
+    ``layout`` holds, per packet, what comes with it: nothing, a block the
+    reader skips, a new interface, a new section (the other byte order),
+    an unknown interface id, a simple packet block or an option. Returns
+    the file and each block's offset, byte order and type.
+    """
+    content, blocks = bytearray(), []
+
+    def add(block, endian, block_type):
+        blocks.append((len(content), endian, block_type))
+        content.extend(block)
+
+    endian = "<"
+    add(ng_section(endian), endian, 0x0A0D0D0A)
+    add(ng_interface(1, endian=endian), endian, 1)
+    interfaces = [(1, None)]
+    time = 1_000_000
+    for (kind, a, b, sport, dport, flags, size, gap), extra in zip(draw_packets,
+                                                                   layout):
+        if extra == "section":
+            endian = ">" if endian == "<" else "<"
+            add(ng_section(endian), endian, 0x0A0D0D0A)
+            add(ng_interface(101, endian=endian), endian, 1)
+            interfaces = [(101, None)]
+        elif extra == "interface":
+            link_type = [1, 101, 113][len(interfaces) % 3]
+            tsresol = [None, 9, 0x80 | 20][len(interfaces) % 3]
+            add(ng_interface(link_type, tsresol=tsresol, endian=endian), endian, 1)
+            interfaces.append((link_type, tsresol))
+        elif extra == "skipped":
+            block_type = [4, 5, 0xBAD][size % 3]
+            add(ng_block(block_type, bytes(size % 40), endian), endian, block_type)
+        time += int(abs(gap) * 1_000_000) + 1
+        frame = _packet(kind, a, b, sport, dport, flags, bytes(range(256)) * 2)
+        frame = frame[: 14 + 60 + size] if kind != "snapped" else frame
+        interface = len(interfaces) if extra == "unknown" else len(interfaces) - 1
+        link_type, tsresol = interfaces[-1]
+        if link_type == 101:
+            frame = _raw_ip(frame)
+        elif link_type == 113:
+            frame = bytes(14) + frame[12:]  # Linux cooked v1: a 16-byte header
+        ticks = time * {None: 1, 9: 1000, 0x80 | 20: 1}[tsresol]
+        if extra == "simple":
+            body = struct.pack(endian + "I", len(frame)) + frame
+            add(ng_block(3, body, endian), endian, 3)
+            continue
+        options = b""
+        if extra == "option":
+            options = struct.pack(endian + "HH", 1, 4) + b"note"
+        add(ng_packet(interface, ticks, frame, endian=endian, options=options),
+            endian, 6)  # fmt: skip
+    return bytes(content), blocks
+
+
+layouts = st.lists(st.sampled_from(
+    [None] * 12 + ["skipped", "interface", "section", "unknown", "simple", "option"]
+), min_size=80, max_size=80)  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None)
+@given(packets, layouts, st.sampled_from(OPTIONS), st.sampled_from([None, 90, 333]))
+def test_synthetic_pcapng_read_the_same(draw, layout, options, chunk):
+    content, _ = _pcapng(draw, layout)
+    path = _write(content)
+    saved = _fastpcap.CHUNK_SIZE
+    # Small chunks put blocks across chunk ends and sessions across batches.
+    _fastpcap.CHUNK_SIZE = chunk or saved
+    try:
+        assert_same(path, **options)
+    finally:
+        _fastpcap.CHUNK_SIZE = saved
+        path.unlink()
+
+
+@settings(max_examples=80, deadline=None)
+@given(packets, layouts, st.data())
+def test_truncated_and_corrupt_pcapng_fail_the_same(draw, layout, data):
+    content, blocks = _pcapng(draw, layout)
+    content = bytearray(content)
+    action = data.draw(st.sampled_from(["cut", "length", "trailer", "caplen"]))
+    if action == "cut":
+        content = content[: data.draw(st.integers(28, len(content)))]
+    else:
+        # A block's length, trailing length or (an EPB's) captured length.
+        offset, endian, block_type = data.draw(st.sampled_from(blocks[1:]))
+        value = data.draw(st.sampled_from([0, 3, 36, 1 << 17, 0xFFFFFFFF]))
+        (length,) = struct.unpack_from(endian + "I", content, offset + 4)
+        at = {"length": offset + 4, "trailer": offset + length - 4,
+              "caplen": offset + 20}[action]  # fmt: skip
+        if at + 4 <= len(content):  # an interface block has no caplen
+            struct.pack_into(endian + "I", content, at, value)
+    path = _write(bytes(content))
+    saved = _fastpcap.CHUNK_SIZE
+    _fastpcap.CHUNK_SIZE = data.draw(st.sampled_from([saved, 100]))
+    try:
+        for on_error in ("warn", "raise"):
+            assert_same(path, on_error=on_error)
+    finally:
+        _fastpcap.CHUNK_SIZE = saved
+        path.unlink()
+
+
+def test_gzip_captures_read_the_same(tmp_path):
+    import gzip
+
+    rng = random.Random(3)
+    draw = [("tcp4", rng.randint(0, 1), rng.randint(0, 1), rng.choice([80, 5000]),
+             rng.choice([80, 5000]), rng.choice(FLAGS), rng.randint(0, 300), 0.1)
+            for _ in range(300)]  # fmt: skip
+    for name, content in [("a.pcap.gz", _capture(draw, "d4c3b2a1", 1)),
+                          ("a.pcapng.gz", _pcapng(draw, [None] * 300)[0])]:  # fmt: skip
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(content))
+        for options in OPTIONS:
+            assert_same(path, **options)
 
 
 @pytest.mark.parametrize("seed", range(24))
