@@ -316,7 +316,8 @@ def main(argv=None):
         payload = {
             "benchmark": NAME, "dataset": args.dataset, "quick": args.quick,
             "seeds": seeds,
-            "seeds_done": [s for s in seeds if s in done or s <= seed], "epochs": epochs,
+            "seeds_done": [s for s in seeds if s in done or s <= seed],
+            "epochs": epochs,
             "batch_size": args.batch_size, "split": split,
             "duplicates": duplicates, "labels": labels.tolist(),
             "minority_classes": minority,

@@ -8,8 +8,8 @@ cross-entropy (alpha=None, gamma=0) is scored on the test split; each
 repetition changes the cap's draw and the network's seed. The minority
 classes are Vpn_Email, Vpn_P2p and Vpn_Streaming.
 
-    python benchmarks/bench_sampling_limit.py            # 5 seeds, 3 epochs: ~15 min, 2 cores
-    python benchmarks/bench_sampling_limit.py --quick    # CI: 15% of rows
+    python benchmarks/bench_sampling_limit.py          # 5 seeds, 3 epochs: ~15 min
+    python benchmarks/bench_sampling_limit.py --quick  # CI: 15% of rows
 """
 
 import sys
