@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -97,6 +98,26 @@ def make_parser(doc, name, *, seeds, epochs):
     return parser
 
 
+def code_version():
+    """The checkout's git commit, with '+changes' if the code differs from it.
+
+    None outside a git checkout. Only ``skfocal/`` and ``benchmarks/`` count:
+    results written under ``docs/`` do not change what a run computes.
+    """
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+
+    try:
+        head = git("rev-parse", "HEAD")
+        changes = git("status", "--porcelain", "--", "skfocal", "benchmarks")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if changes else "")
+
+
 def environment():
     """Versions and machine, stored with every result."""
     import imblearn
@@ -112,6 +133,7 @@ def environment():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "cpus": os.cpu_count(),
+        "code": code_version(),
         "argv": sys.argv[1:],
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

@@ -221,8 +221,8 @@ def main(argv=None):
                         help="only redraw the figures from the JSON in --out")
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in --out's JSON (same "
-                             "dataset, epochs, batch size and settings) and "
-                             "run only the others")
+                             "dataset, epochs, batch size, settings and git "
+                             "commit) and run only the others")
     args = parser.parse_args(argv)
     if args.dataset == "ndpi" and args.out == _common.RESULTS / NAME:
         args.out = _common.RESULTS / f"{NAME}_ndpi"
@@ -344,7 +344,8 @@ def _resume(args, epochs, settings, labels, runs, confusion):
     """Fill ``runs`` and ``confusion`` from an earlier, interrupted run.
 
     Returns the seeds it had finished and the time it took. Refuses a JSON
-    written with other settings, since its seeds would not be comparable.
+    written with other settings or by other code, since its seeds would not
+    be comparable.
     """
     import json
 
@@ -358,6 +359,12 @@ def _resume(args, epochs, settings, labels, runs, confusion):
               "settings": [name for name, _, _ in settings]}
     found = dict(earlier, settings=[r["setting"] for r in earlier["results"]])
     differ = [k for k in wanted if found.get(k) != wanted[k]]
+    # Seeds computed by other code would not be comparable either; a checkout
+    # with uncommitted changes cannot show that its code is the same.
+    code = _common.code_version()
+    if (code is None or code.endswith("+changes")
+            or earlier.get("environment", {}).get("code") != code):
+        differ.append("code (git commit of skfocal/ and benchmarks/)")
     if differ:
         raise SystemExit(f"--resume: {path} was written with other "
                          f"{', '.join(differ)}; run without --resume")
