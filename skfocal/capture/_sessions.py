@@ -310,8 +310,7 @@ def read_sessions(
     progress = tqdm(total=len(files), unit="capture", disable=not verbose,
                     desc="reading captures")  # fmt: skip
     # Paused over all the captures, not one at a time: the collections that
-    # each resumption set off cost more than a small capture's reading, with
-    # a heap as large as TensorFlow's.
+    # each resumption can set off add up over many small captures.
     with progress, _collection_paused() if serial else contextlib.nullcontext():
         # Workers only report: warnings and errors are given here, in the
         # order of the captures, so that any n_jobs acts the same.
