@@ -67,6 +67,7 @@ _PCAPNG_BLOCKS = {
     6: ("enhanced packet", RawPcapNgReader._read_block_epb),
 }
 _EPB = 6
+_SPB = 3
 # Block types whose body has the captured length at byte 12, data at byte 20.
 _CAPLEN_AT_12 = frozenset((2, 6))
 # scapy cuts each packet to ``size`` (MTU by default); ask for all of it.
@@ -579,6 +580,10 @@ class CaptureReader:
         if record is None:
             return None, length, block_type == 1
         data, meta = record
+        if block_type == _SPB and scapy.interfaces[0][1] == 0:
+            # scapy cuts a simple packet block at the interface's snaplen,
+            # which 0 says is unlimited: the packet's bytes are all there.
+            data = body[4:-4][: meta.wirelen]
         ticks = None if meta.tshigh is None else (meta.tshigh << 32) | meta.tslow
         return ((meta.linktype & LINK_TYPE_MASK, ticks, meta.tsresol, data,
                  meta.wirelen), length, False)  # fmt: skip

@@ -115,8 +115,8 @@ def ng_section(endian="<"):
     return ng_block(0x0A0D0D0A, body, endian)
 
 
-def ng_interface(link_type, *, tsresol=None, endian="<"):
-    body = struct.pack(endian + "HHI", link_type, 0, 0)
+def ng_interface(link_type, *, tsresol=None, endian="<", snaplen=0):
+    body = struct.pack(endian + "HHI", link_type, 0, snaplen)
     if tsresol is not None:
         body += struct.pack(endian + "HH", 9, 1) + bytes([tsresol, 0, 0, 0])
         body += struct.pack(endian + "HH", 0, 0)

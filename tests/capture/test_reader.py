@@ -99,6 +99,20 @@ def test_enhanced_packet_options_are_not_read(tmp_path):
     assert list(iter_records(path)) == [(1, 1.0, FIRST, len(FIRST))]
 
 
+@pytest.mark.parametrize("snaplen, kept", [(0, 54), (65535, 54), (20, 20)])
+def test_simple_packet_blocks_keep_what_the_snaplen_allows(tmp_path, snaplen, kept):
+    # A snaplen of 0 means no limit (scapy alone reads 0 bytes there). A
+    # simple packet block has no time: it takes the last packet's.
+    frame = tcp4()
+    assert len(frame) == 54
+    spb = ng_block(3, struct.pack("<I", len(frame)) + frame)
+    path = tmp_path / "simple.pcapng"
+    path.write_bytes(ng_section() + ng_interface(1, snaplen=snaplen)
+                     + ng_packet(0, 2_000_000, FIRST) + spb)  # fmt: skip
+    records = list(iter_records(path))
+    assert records[1] == (1, 2.0, frame[:kept], len(frame))
+
+
 def test_scapy_writers_are_read(tmp_path):
     frame = Ether() / IP(src="10.1.1.1", dst="10.2.2.2") / UDP(sport=1, dport=2)
     frame.time = 7.5
