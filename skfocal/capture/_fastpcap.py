@@ -2,6 +2,7 @@
 
 import os
 import struct
+from itertools import pairwise
 
 import numpy as np
 
@@ -157,6 +158,33 @@ class PacketBatches:
     def _set_link_type(self, link_type):
         self.link_type = link_type
         self.kinds = _kinds(link_type)
+
+    def _batches(self, buffer, start, size, wire, time, links, array=None):
+        """Yield the Batches of packets in ``buffer``, one per run of a link type.
+
+        Fixed-size gathers read past a packet's start, so numpy reads a
+        padded copy of ``buffer``: ``array`` if the caller has one.
+        """
+        if array is None:
+            array = np.zeros(len(buffer) + _PAD, dtype=np.uint8)
+            array[: len(buffer)] = np.frombuffer(buffer, dtype=np.uint8)
+        cuts = (np.flatnonzero(links[1:] != links[:-1]) + 1).tolist()
+        for lo, hi in pairwise([0, *cuts, len(start)]):
+            self._set_link_type(int(links[lo]))
+            part = slice(lo, hi)
+            yield from self._batch(array, buffer, start[part], size[part],
+                                   wire[part], time[part])  # fmt: skip
+
+    def _take_reader_skips(self, reader):
+        """Count the records ``reader`` read but did not hand on.
+
+        These are pcapng packets of an interface their section does not
+        describe: read, and skipped for that reason.
+        """
+        if reader.skipped:
+            self.n_read += reader.skipped.total()
+            self.skipped.update(reader.skipped)
+            self.notes.extend(reader.notes)
 
     def _fail(self, error):
         if self.error is None:

@@ -2,7 +2,6 @@
 
 import os
 import struct
-from itertools import pairwise
 
 import numpy as np
 
@@ -73,12 +72,7 @@ class PcapngBatches(PacketBatches):
                                             extra) - base  # fmt: skip
             yield from self._parse(chunk, padded, pieces, extra)
             base += position
-
-        skipped = self.reader.skipped
-        if skipped:
-            self.n_read += skipped.total()
-            self.skipped.update(skipped)
-            self.notes.extend(self.reader.notes)
+        self._take_reader_skips(self.reader)
 
     def _section(self):
         """Take the byte order and interfaces of the reader's section."""
@@ -198,23 +192,13 @@ class PcapngBatches(PacketBatches):
         start, size, wire, links, time = (
             np.concatenate(column) for column in zip(*pieces)
         )
-        n = len(start)
-        self.n_read += n
-        buffer, array = chunk, padded
+        self.n_read += len(start)
         if extra:
-            # The reader's packets bring their own bytes: after the chunk's.
+            # The reader's packets bring their own bytes: after the chunk's,
+            # in a new padded copy.
             starts = np.cumsum([0] + [len(data) for data in extra[:-1]])
             records = start < 0
             start[records] = len(chunk) + starts[-1 - start[records]]
-            buffer = b"".join([chunk, *extra])
-            array = np.zeros(len(buffer) + _PAD, dtype=np.uint8)
-            array[: len(buffer)] = np.frombuffer(buffer, dtype=np.uint8)
-
-        cuts = (np.flatnonzero(links[1:] != links[:-1]) + 1).tolist()
-        for lo, hi in pairwise([0, *cuts, n]):
-            self._set_link_type(int(links[lo]))
-            part = slice(lo, hi)
-            yield from self._batch(
-                array, buffer, start[part], size[part], wire[part],
-                time[part].astype(np.float64),
-            )
+            chunk, padded = b"".join([chunk, *extra]), None
+        yield from self._batches(chunk, start, size, wire,
+                                 time.astype(np.float64), links, padded)  # fmt: skip

@@ -1,11 +1,9 @@
 """The numpy fast path for pcapng and gzip: the reader frames, numpy parses."""
 
-from itertools import pairwise
-
 import numpy as np
 
 from skfocal.capture._errors import CaptureError
-from skfocal.capture._fastpcap import _PAD, PacketBatches
+from skfocal.capture._fastpcap import PacketBatches
 
 # Records gathered before they are parsed as one batch, and the bytes they
 # may hold: a batch is thousands of packets, and no more memory than a
@@ -57,14 +55,7 @@ class ReaderBatches(PacketBatches):
         except CaptureError as exc:
             self._fail(exc)
         yield from self._parse(records)
-
-        # Records the reader read but did not hand on (pcapng packets of
-        # an undescribed interface): read, and skipped for its reason.
-        skipped = self.reader.skipped
-        if skipped:
-            self.n_read += skipped.total()
-            self.skipped.update(skipped)
-            self.notes.extend(self.reader.notes)
+        self._take_reader_skips(self.reader)
 
     def _parse(self, records):
         """Yield the Batches of ``records``, one per run of a link type."""
@@ -73,19 +64,9 @@ class ReaderBatches(PacketBatches):
             return
         self.n_read += n
         links, times, datas, wires = zip(*records)
-        chunk = b"".join(datas)
         size = np.fromiter(map(len, datas), dtype=np.int64, count=n)
-        start = np.cumsum(size) - size
-        # Fixed-size gathers read past a packet's start: pad the copy.
-        array = np.zeros(len(chunk) + _PAD, dtype=np.uint8)
-        array[: len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-        time = np.array(times, dtype=np.float64)
-        wire = np.array(wires, dtype=np.int64)
-
-        links = np.array(links, dtype=np.int64)
-        cuts = (np.flatnonzero(links[1:] != links[:-1]) + 1).tolist()
-        for lo, hi in pairwise([0, *cuts, n]):
-            self._set_link_type(int(links[lo]))
-            part = slice(lo, hi)
-            yield from self._batch(array, chunk, start[part], size[part],
-                                   wire[part], time[part])  # fmt: skip
+        yield from self._batches(
+            b"".join(datas), np.cumsum(size) - size, size,
+            np.array(wires, dtype=np.int64), np.array(times, dtype=np.float64),
+            np.array(links, dtype=np.int64),
+        )

@@ -1,5 +1,6 @@
 """The numpy path over classic pcap gives exactly the general path's sessions."""
 
+import contextlib
 import dataclasses
 import random
 import struct
@@ -244,6 +245,20 @@ def _write(content):
     return Path(file.name)
 
 
+@contextlib.contextmanager
+def _chunk_size(size):
+    """Read with chunks of ``size`` bytes (None: the default) for a while.
+
+    Hypothesis tests cannot take pytest's function-scoped monkeypatch.
+    """
+    saved = _fastpcap.CHUNK_SIZE
+    _fastpcap.CHUNK_SIZE = size or saved
+    try:
+        yield
+    finally:
+        _fastpcap.CHUNK_SIZE = saved
+
+
 @settings(max_examples=120, deadline=None)
 @given(
     packets,
@@ -254,13 +269,11 @@ def _write(content):
 )
 def test_synthetic_captures_read_the_same(draw, magic, link_type, options, chunk):
     path = _write(_capture(draw, magic, link_type))
-    saved = _fastpcap.CHUNK_SIZE
     # Small chunks put records across chunk ends and sessions across batches.
-    _fastpcap.CHUNK_SIZE = chunk or saved
     try:
-        assert_same(path, **options)
+        with _chunk_size(chunk):
+            assert_same(path, **options)
     finally:
-        _fastpcap.CHUNK_SIZE = saved
         path.unlink()
 
 
@@ -330,13 +343,11 @@ layouts = st.lists(st.sampled_from(
 def test_synthetic_pcapng_read_the_same(draw, layout, options, chunk):
     content, _ = _pcapng(draw, layout)
     path = _write(content)
-    saved = _fastpcap.CHUNK_SIZE
     # Small chunks put blocks across chunk ends and sessions across batches.
-    _fastpcap.CHUNK_SIZE = chunk or saved
     try:
-        assert_same(path, **options)
+        with _chunk_size(chunk):
+            assert_same(path, **options)
     finally:
-        _fastpcap.CHUNK_SIZE = saved
         path.unlink()
 
 
@@ -358,13 +369,11 @@ def test_truncated_and_corrupt_pcapng_fail_the_same(draw, layout, data):
         if at + 4 <= len(content):  # an interface block has no caplen
             struct.pack_into(endian + "I", content, at, value)
     path = _write(bytes(content))
-    saved = _fastpcap.CHUNK_SIZE
-    _fastpcap.CHUNK_SIZE = data.draw(st.sampled_from([saved, 100]))
     try:
-        for on_error in ("warn", "raise"):
-            assert_same(path, on_error=on_error)
+        with _chunk_size(data.draw(st.sampled_from([None, 100]))):
+            for on_error in ("warn", "raise"):
+                assert_same(path, on_error=on_error)
     finally:
-        _fastpcap.CHUNK_SIZE = saved
         path.unlink()
 
 
